@@ -1,0 +1,56 @@
+# AR-Net Edge — the two commands a newcomer types: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+EDGE_VENV := .venv-edge
+PY := $(VENV)/bin/python
+EDGE_PY := $(EDGE_VENV)/bin/python
+PIP_FLAGS := --disable-pip-version-check -q
+export PYTHONDONTWRITEBYTECODE := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help venv venv-edge test test-desktop test-edge android-test demo bench clean
+
+help:
+	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
+	@echo "make test          the whole suite (desktop venv, torch-free edge venv, Kotlin core)"
+	@echo "make android-test  compile and test android_demo/core on the JVM"
+	@echo "make bench         edge benchmark on the demo model (after make demo)"
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements.txt requirements-nodeps.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements.txt
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
+	touch $@
+
+# The torch-free device venv CI tests: numpy < 2 + tflite_runtime (the JetPack path).
+venv-edge: $(EDGE_VENV)/.stamp
+$(EDGE_VENV)/.stamp: requirements-edge-legacy.txt
+	test -x $(EDGE_PY) || $(PYTHON) -m venv $(EDGE_VENV)
+	$(EDGE_PY) -m pip install $(PIP_FLAGS) -r requirements-edge-legacy.txt pytest==9.2.0
+	touch $@
+
+test: test-desktop test-edge android-test
+
+test-desktop: venv
+	$(PY) -m pytest -q tests
+
+# The edge tests again, in a venv without torch; a test there that imports torch fails.
+test-edge: venv-edge venv
+	$(EDGE_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
+
+android-test:
+	bash android_demo/core/run_tests.sh
+
+demo: venv
+	bash scripts/demo.sh
+
+bench: venv
+	$(PY) edge_runtime/bench.py --model artifacts/demo --video data/synthact_small/videos/test --json artifacts/demo/bench.json
+
+clean:
+	rm -rf $(VENV) $(EDGE_VENV) data artifacts runs android_demo/core/build

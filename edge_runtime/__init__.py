@@ -1,0 +1,1 @@
+"""AR-Net Edge device runtime: torch-free (numpy, OpenCV, one interpreter)."""

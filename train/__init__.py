@@ -1,0 +1,1 @@
+"""AR-Net Edge desktop side: models, data, training, evaluation, cost tables (PyTorch)."""
