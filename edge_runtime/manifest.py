@@ -55,7 +55,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
-FORMATS = ("tflite", "onnx", "pte")
+FORMATS = ("tflite", "onnx", "pte", "pt2")  # pt2 = torch.export program (torch/CUDA backend)
 BACKENDS = ("litert", "onnxruntime", "executorch", "torch")
 PRECISIONS = ("fp32", "fp16", "int8")
 ROLES = ("policy", "backbone")
