@@ -1,0 +1,103 @@
+"""ExecuTorch ``.pte`` (XNNPACK delegate) fp32 and int8.
+
+fp32: ``torch.export`` of the device wrapper -> ``to_edge_transform_and_lower`` with the XNNPACK
+partitioner -> ``to_executorch``. int8: PT2E static quantisation
+(``torchao.quantization.pt2e.quantize_pt2e.prepare_pt2e`` / ``convert_pt2e`` with
+``XNNPACKQuantizer``, symmetric per-channel weights, per-tensor activations), calibrated on our
+samples, then lowered the same way: XNNPACK runs the int8 conv/linear kernels.
+
+IO (both precisions): ``forward(frame uint8 NHWC, h float32, c float32)`` positional, outputs in
+the module's order; int8 quantises/dequantises inside (float-IO, like TFLite int8).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+from convert.formats.base import Exported, ExportContext, ExportError, Exporter, positional_specs
+from convert.modules import ModuleSpec
+
+
+@contextlib.contextmanager
+def _quiet():
+    buf = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
+        warnings.simplefilter("ignore")
+        yield buf
+
+
+def _lower(ep):
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+    edge = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()])
+    gm = edge.exported_program().graph_module
+    delegated, other = 0, set()
+    for n in gm.graph.nodes:
+        if n.op != "call_function":
+            continue
+        tname = getattr(n.target, "__name__", str(n.target))
+        if "executorch_call_delegate" in tname:
+            delegated += 1
+        elif tname not in ("getitem",):
+            other.add(tname)
+    return edge.to_executorch(), {"xnnpack_partitions": delegated, "portable_ops": sorted(other)}
+
+
+def _quantize(ctx: ExportContext, spec: ModuleSpec, ep_module):
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer, get_symmetric_quantization_config)
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    import torch
+    q = XNNPACKQuantizer()
+    q.set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    m = prepare_pt2e(ep_module, q)
+    samples = ctx.calib_samples(spec)
+    with torch.no_grad():
+        for s in samples:
+            m(*spec.as_args(s))
+    return convert_pt2e(m), len(samples)
+
+
+class PteExporter(Exporter):
+    format = "pte"
+    backend = "executorch"
+    ext = "pte"
+    requires = ("executorch", "torchao")
+
+    def __init__(self, precision: str):
+        self.precision = precision
+        self.name = f"pte-{precision}"
+        self.needs_calibration = precision == "int8"
+        self.description = {"fp32": "ExecuTorch fp32, XNNPACK delegate",
+                            "int8": "ExecuTorch int8 (PT2E, XNNPACKQuantizer), XNNPACK delegate"}[precision]
+
+    def export(self, ctx: ExportContext, spec: ModuleSpec, dest: Path) -> Exported:
+        import torch
+        mod = spec.device_module()
+        example = spec.example_inputs()
+        extra: dict = {"method": "forward", "io": "positional (manifest order)"}
+        try:
+            with _quiet(), torch.no_grad():
+                ep = torch.export.export(mod, example)
+                if self.precision == "int8":
+                    qm, n = _quantize(ctx, spec, ep.module())
+                    ep = torch.export.export(qm, example)
+                    extra.update({"int8_scheme": "float-io", "quantizer": "XNNPACKQuantizer "
+                                  "(symmetric, per-channel weights, static activations)",
+                                  "calibration": {"samples": n, "real_frames": ctx.calib_real}})
+                prog, info = _lower(ep)
+        except ExportError:
+            raise
+        except Exception as e:
+            raise ExportError(f"ExecuTorch {self.precision} lowering of {spec.id} failed: "
+                              f"{type(e).__name__}: {e}") from e
+        if info["xnnpack_partitions"] == 0:
+            raise ExportError(f"{self.name}/{spec.id}: nothing was delegated to XNNPACK "
+                              f"(ops: {info['portable_ops']})")
+        extra.update(info)
+        dest.write_bytes(prog.buffer)
+        ins, outs = positional_specs(spec)
+        return Exported(ins, outs, extra=extra)

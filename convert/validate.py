@@ -1,0 +1,207 @@
+"""The validation matrix run by every export: artifacts vs PyTorch, pipelines vs PyTorch.
+
+Everything runs through the device runtime (``edge_runtime.backends`` for single artifacts,
+``edge_runtime.pipeline.AdaptivePipeline`` for whole clips), so export validates what the
+devices will run.
+
+* Per artifact, on held-out samples (frames the runtime would feed, LSTM states the stream
+  would have): max abs / max relative logit error (relative = max |y - y_ref| over the
+  output's max |y_ref|), top-1 agreement of class (and action) logits, max state error; size;
+  median latency with 1 thread and with all cores.
+* Per backend x precision, on held-out clips through the whole adaptive pipeline: video top-1
+  (and mAP), share of frames whose action equals PyTorch's, share of clips with identical action
+  sequences, video prediction agreement, GMACs per frame (manifest costs of the actions taken).
+
+Targets: fp32 relative logit error <= 1e-4 and identical actions on 100 % of steps; int8
+pipeline top-1 within 1 point of PyTorch fp32.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+TARGETS = {"fp32_max_rel_logit_err": 1e-4, "fp32_action_agreement": 1.0, "int8_top1_drop_points": 1.0}
+LOGIT_ROLES = ("action_logits", "class_logits")
+
+
+def _threads_all() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (macOS)
+        return max(1, os.cpu_count() or 1)
+
+
+def load_backend(manifest, art, threads: int | None = 1):
+    from edge_runtime.backends import BackendOptions, create_backend
+    opts = BackendOptions(threads=threads, device="cpu", normalization=manifest.normalization)
+    return create_backend(art.backend, manifest.verify(art), art, opts)
+
+
+# ---------------------------------------------------------------------------- per artifact
+def artifact_parity(manifest, art, spec, samples: list[dict]) -> dict:
+    """Numbers of one artifact vs the PyTorch module on ``samples`` (role-keyed inputs)."""
+    be = load_backend(manifest, art, threads=1)
+    err_abs: dict[str, float] = {}
+    ref_max: dict[str, float] = {}
+    agree: dict[str, list[bool]] = {}
+    for s in samples:
+        got = be.run({r: s[r] for r in spec.input_roles})
+        ref = spec.reference(s)
+        for role, r in ref.items():
+            g = np.asarray(got[role], np.float64).reshape(r.shape)
+            if not np.all(np.isfinite(g)):
+                raise RuntimeError(f"{art.file}: output {role} has NaN/inf")
+            err_abs[role] = max(err_abs.get(role, 0.0), float(np.abs(g - r).max()))
+            ref_max[role] = max(ref_max.get(role, 0.0), float(np.abs(r).max()))
+            if role in LOGIT_ROLES:
+                agree.setdefault(role, []).append(int(g.argmax()) == int(r.argmax()))
+    rel = {k: v / max(ref_max[k], 1e-12) for k, v in err_abs.items()}
+    out = {
+        "samples": len(samples),
+        "max_abs_logit_err": max(err_abs[r] for r in LOGIT_ROLES if r in err_abs),
+        "max_rel_logit_err": max(rel[r] for r in LOGIT_ROLES if r in rel),
+        "top1_agreement": float(np.mean(agree["class_logits"])),
+        "per_output": {k: {"max_abs_err": err_abs[k], "max_rel_err": rel[k], "ref_max_abs": ref_max[k]}
+                       for k in err_abs},
+    }
+    if "action_logits" in agree:
+        out["action_top1_agreement"] = float(np.mean(agree["action_logits"]))
+    if "h" in err_abs:
+        out["state_max_abs_err"] = max(err_abs["h"], err_abs["c"])
+    return out
+
+
+def artifact_latency(manifest, art, sample: dict, threads: int, budget_s: float = 0.25,
+                     max_runs: int = 50) -> float:
+    """Median milliseconds of one run (after 2 warm-up runs) with ``threads`` threads."""
+    be = load_backend(manifest, art, threads=threads)
+    for _ in range(2):
+        be.run(sample)
+    times = []
+    t_end = time.perf_counter() + budget_s
+    while len(times) < 3 or (len(times) < max_runs and time.perf_counter() < t_end):
+        t0 = time.perf_counter()
+        be.run(sample)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return float(np.median(times))
+
+
+# ------------------------------------------------------------------------------- pipelines
+@dataclass
+class Reference:
+    actions: list[list[int]]      # per clip, per frame (skipped frames carry the skip action)
+    logits: np.ndarray            # (N, C) video logits
+    gmacs_per_frame: np.ndarray   # (N,)
+
+
+def torch_reference(model, clips, costs: dict) -> Reference:
+    """PyTorch eval-mode streaming (``ARNet.stream``, docs/STREAMING.md) on each clip."""
+    import torch
+    res = [int(r) for r in model.cfg.resolutions]
+    acts, logits, gpf = [], [], []
+    for clip in clips:
+        frames = [torch.from_numpy(clip.view(s)).permute(0, 3, 1, 2).float() for s in res]
+        with torch.no_grad():
+            out = model.stream(frames)
+        acts.append([int(a) for a in out["actions"]])
+        logits.append(out["video_logits"].double().numpy())
+        T = len(out["actions"])
+        g = sum(costs["policy_step"] + costs["actions"][a]
+                for a, k in zip(out["actions"], out["kinds"]) if k != "skipped")
+        gpf.append(g / T)
+    return Reference(acts, np.stack(logits), np.asarray(gpf))
+
+
+def _scores(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+    if multi_label:
+        return 1.0 / (1.0 + np.exp(-logits))
+    z = np.exp(logits - logits.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+
+def accuracy(scores: np.ndarray, labels: list, num_classes: int) -> dict:
+    """top-1 and mAP (%) over the clips with a known label (int or list of ints)."""
+    from train.metrics import mean_average_precision, top1
+    keep = [i for i, lab in enumerate(labels) if lab is not None]
+    if not keep:
+        return {"top1": None, "mAP": None, "labelled_clips": 0}
+    tgt = np.zeros((len(keep), num_classes), bool)
+    for j, i in enumerate(keep):
+        for c in (labels[i] if isinstance(labels[i], list) else [labels[i]]):
+            tgt[j, int(c)] = True
+    s = scores[keep]
+    return {"top1": top1(s, tgt), "mAP": mean_average_precision(s, tgt), "labelled_clips": len(keep)}
+
+
+def pipeline_eval(manifest, backend: str, precision: str, clips, ref: Reference) -> dict:
+    """The runtime's adaptive pipeline on every clip vs the PyTorch reference."""
+    from edge_runtime.pipeline import AdaptivePipeline
+    pipe = AdaptivePipeline(manifest, backend=backend, precision=precision, threads=1, verify=True,
+                            device="cpu")
+    probs, acts, gpf = [], [], []
+    t0 = time.perf_counter()
+    for clip in clips:
+        p, events = pipe.predict_clip(list(clip.frames))
+        probs.append(np.asarray(p, np.float64))
+        acts.append([int(e.action) for e in events])
+        gpf.append(sum(float(e.gmacs) for e in events) / len(events))
+    wall = time.perf_counter() - t0
+    probs_a = np.stack(probs)
+    ref_scores = _scores(ref.logits, manifest.multi_label)
+    frames_total = sum(len(a) for a in acts)
+    same = sum(int(x == y) for a, b in zip(acts, ref.actions) for x, y in zip(a, b))
+    out = {
+        "runner": "edge_runtime.pipeline.AdaptivePipeline (threads=1)",
+        "clips": len(clips),
+        "frames": frames_total,
+        "action_agreement": same / max(frames_total, 1),
+        "clips_identical_actions": float(np.mean([a == b for a, b in zip(acts, ref.actions)])),
+        "prediction_agreement": float(np.mean(probs_a.argmax(1) == ref_scores.argmax(1))),
+        "max_score_err": float(np.abs(probs_a - ref_scores).max()),
+        "gmacs_per_frame": float(np.mean(gpf)),
+        "gmacs_per_frame_torch": float(np.mean(ref.gmacs_per_frame)),
+        "uniform_gmacs_per_frame": float(manifest.uniform_cost),
+        "ms_per_frame": 1000.0 * wall / max(frames_total, 1),
+    }
+    out.update(accuracy(probs_a, [c.label for c in clips], manifest.num_classes))
+    return out
+
+
+def torch_summary(manifest, clips, ref: Reference) -> dict:
+    d = {"clips": len(clips), "gmacs_per_frame": float(np.mean(ref.gmacs_per_frame)),
+         "uniform_gmacs_per_frame": float(manifest.uniform_cost)}
+    d.update(accuracy(_scores(ref.logits, manifest.multi_label), [c.label for c in clips],
+                      manifest.num_classes))
+    hist = np.bincount([a for seq in ref.actions for a in seq], minlength=len(manifest.actions))
+    d["action_histogram"] = [int(x) for x in hist]
+    return d
+
+
+def check_targets(validation: dict) -> list[dict]:
+    """[{what, value, target, ok}] for the targets, from the numbers in ``validation``."""
+    checks = []
+    for key, a in validation.get("artifacts", {}).items():
+        if a.get("precision") == "fp32" and "max_rel_logit_err" in a:
+            v = a["max_rel_logit_err"]
+            checks.append({"what": f"{key} max relative logit error", "value": v,
+                           "target": f"<= {TARGETS['fp32_max_rel_logit_err']}",
+                           "ok": v <= TARGETS["fp32_max_rel_logit_err"]})
+    ref_top1 = validation.get("pytorch", {}).get("top1")
+    for key, p in validation.get("pipelines", {}).items():
+        if "error" in p:
+            continue
+        prec = key.split("/")[1]
+        if prec == "fp32":
+            v = p["action_agreement"]
+            checks.append({"what": f"{key} actions equal to PyTorch", "value": v,
+                           "target": ">= 1.0", "ok": v >= TARGETS["fp32_action_agreement"]})
+        if prec == "int8" and ref_top1 is not None and p.get("top1") is not None:
+            drop = ref_top1 - p["top1"]
+            checks.append({"what": f"{key} top-1 drop vs PyTorch fp32 (points)", "value": drop,
+                           "target": f"<= {TARGETS['int8_top1_drop_points']}",
+                           "ok": drop <= TARGETS["int8_top1_drop_points"]})
+    return checks
