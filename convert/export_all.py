@@ -205,6 +205,7 @@ def _main(argv) -> int:
     import numpy as np
     from convert.data import load_export_data, stream_samples
     from convert.formats import ExportContext, ExportError
+    from convert.formats.base import quiet_fds
     from convert.modules import module_specs
     from convert import validate as V
     from edge_runtime.manifest import Artifact, Manifest, atomic_write_text, sha256_file
@@ -266,7 +267,8 @@ def _main(argv) -> int:
                     final = out / ex.file_name(spec)
                     tmp = out / f".{final.stem}.partial.{ex.ext}"
                     try:
-                        res = ex.export(ctx, spec, tmp)
+                        with quiet_fds():
+                            res = ex.export(ctx, spec, tmp)
                         if not tmp.is_file() or tmp.stat().st_size == 0:
                             raise ExportError(f"{fname}: exporter wrote no file for {spec.id}")
                         os.replace(tmp, final)
@@ -284,18 +286,18 @@ def _main(argv) -> int:
                     manifest.artifacts.append(art)
                     arts.append(art)
                     Manifest.from_dict(manifest.to_dict(), f"manifest (after {fname}/{spec.id})")
+                    rec = {"file": art.file, "id": spec.id, "format": ex.format, "backend": ex.backend,
+                           "precision": ex.precision, "bytes": art.bytes, "export_s": round(export_s, 3)}
                     try:
-                        par = V.artifact_parity(manifest, art, spec, val_samples[spec.id])
+                        with quiet_fds():
+                            rec.update(V.artifact_parity(manifest, art, spec, val_samples[spec.id]))
+                            if not args.no_latency:
+                                smp = {r: val_samples[spec.id][0][r] for r in spec.input_roles}
+                                rec["latency_ms"] = {f"threads_{n}": V.artifact_latency(manifest, art, smp, n)
+                                                     for n in sorted({1, threads_all})}
                     except Exception as e:
                         raise ExportError(f"{final.name} does not run in the device runtime "
                                           f"({art.backend}): {type(e).__name__}: {e}") from e
-                    rec = {"file": art.file, "id": spec.id, "format": ex.format, "backend": ex.backend,
-                           "precision": ex.precision, "bytes": art.bytes, "export_s": round(export_s, 3)}
-                    rec.update(par)
-                    if not args.no_latency:
-                        smp = {r: val_samples[spec.id][0][r] for r in spec.input_roles}
-                        rec["latency_ms"] = {f"threads_{n}": V.artifact_latency(manifest, art, smp, n)
-                                             for n in sorted({1, threads_all})}
                     validation["artifacts"][f"{fname}/{spec.id}"] = rec
                     lat = rec.get("latency_ms", {}).get("threads_1")
                     log(f"  [{fname}] {spec.id:<12} {art.bytes / 1024:8.1f} KiB  export {export_s:5.1f}s  "
@@ -339,8 +341,9 @@ def _main(argv) -> int:
         key = f"{frec['backend']}/{frec['precision']}"
         tp = time.perf_counter()
         try:
-            validation["pipelines"][key] = V.pipeline_eval(manifest, frec["backend"], frec["precision"],
-                                                           data.val, ref)
+            with quiet_fds():
+                validation["pipelines"][key] = V.pipeline_eval(manifest, frec["backend"], frec["precision"],
+                                                               data.val, ref)
             p = validation["pipelines"][key]
             log(f"[pipeline {key}] top1 {p['top1'] if p['top1'] is None else round(p['top1'], 1)}  "
                 f"actions=torch {p['action_agreement']:.3f}  prediction=torch {p['prediction_agreement']:.3f}  "

@@ -96,6 +96,36 @@ def check_no_nan(name: str, arrays: dict[str, np.ndarray]) -> None:
 
 
 @contextlib.contextmanager
+def quiet_fds():
+    """Send what C/C++ code prints to fds 1 and 2 (TFLite converter, XNNPACK, ExecuTorch
+    threadpool) to a temp file for the duration; replayed to stderr if the block raises."""
+    import sys
+    import tempfile
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            if not ok:
+                sink.seek(0)
+                tail = sink.read()[-4000:].decode("utf-8", "replace")
+                if tail.strip():
+                    sys.stderr.write(tail + "\n")
+
+
+@contextlib.contextmanager
 def chdir(path: Path):
     old = os.getcwd()
     os.chdir(path)
