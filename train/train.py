@@ -33,7 +33,7 @@ import torch  # noqa: E402
 
 from train.config import ConfigError, load_yaml  # noqa: E402
 
-SPLIT_KEYS = ("train", "val", "seconds_per_step")
+SPLIT_KEYS = ("train", "val", "test", "seconds_per_step")
 
 
 def data_config(data: dict[str, Any], split: str, resolutions: list[int], mode: str):
