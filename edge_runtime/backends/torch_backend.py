@@ -1,0 +1,122 @@
+"""PyTorch backend for GPUs: a ``pt2`` artifact (``torch.export.save``) run eagerly, and on CUDA
+replayed from one captured CUDA graph per model with static input/output buffers.
+
+The exported program takes the artifact's inputs positionally in the manifest's ``inputs`` order
+and returns a tensor (one output) or a tuple in the manifest's ``outputs`` order. Without CUDA
+(or with ``device="cpu"``) it runs on the CPU, no graphs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.backends import BackendError, BackendOptions
+from edge_runtime.backends.base import AdaptedModel, EngineTensor, guess_layout, np_dtype, resolve_quant
+
+
+class TorchBackend(AdaptedModel):
+    name = "torch"
+
+    def __init__(self) -> None:
+        self.device = "cpu"
+        self.cuda_graph = False
+        self._graph = None
+
+    def load(self, path: Any, artifact, options: BackendOptions | None = None) -> None:
+        options = options or BackendOptions()
+        try:
+            import torch
+        except ImportError as e:
+            raise BackendError(f"the torch backend needs PyTorch: {e}") from None
+        self._torch = torch
+        path = Path(path)
+        self._artifact_id = artifact.id
+        dev = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dev.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendError(f"device {dev!r} requested but torch sees no CUDA device "
+                               f"(torch {torch.__version__}); use device 'cpu'")
+        self.device = dev
+        if dev == "cpu" and options.threads:
+            torch.set_num_threads(int(options.threads))
+        try:
+            ep = torch.export.load(str(path))
+        except Exception as e:
+            raise BackendError(f"{path}: torch.export.load failed ({type(e).__name__}: {e})") from None
+        mod = ep.module()
+        try:
+            mod = mod.to(dev)
+        except Exception as e:
+            raise BackendError(f"{path}: cannot move the program to {dev} ({e})") from None
+        self._mod = mod
+        where = f"{path} ({artifact.id})"
+        self._inputs, self._outputs = [], []
+        for spec in artifact.inputs:
+            dt = np_dtype(spec.dtype)
+            t = EngineTensor(spec.name, spec.role, tuple(spec.shape), dt,
+                             guess_layout(tuple(spec.shape), spec.layout))
+            t.quant = resolve_quant(spec, None, dt, where)
+            self._inputs.append(t)
+        for spec in artifact.outputs:
+            dt = np_dtype(spec.dtype)
+            t = EngineTensor(spec.name, spec.role, tuple(spec.shape), dt, spec.layout)
+            t.quant = resolve_quant(spec, None, dt, where)
+            self._outputs.append(t)
+        self._build_adapters(options.normalization)
+        # static input buffers: every run copies into them (what a captured graph reads)
+        self._static_in = [torch.zeros(tuple(t.shape), dtype=_torch_dtype(torch, t.dtype), device=dev)
+                           for t in self._inputs]
+        if dev.startswith("cuda") and options.cuda_graphs:
+            self._capture()
+
+    # ------------------------------------------------------------------ internals
+    def _call(self, args):
+        out = self._mod(*args)
+        if not isinstance(out, (tuple, list)):
+            out = (out,)
+        if len(out) != len(self._outputs):
+            raise BackendError(f"torch {self._artifact_id}: program returned {len(out)} outputs, "
+                               f"the manifest lists {len(self._outputs)}")
+        return out
+
+    def _capture(self) -> None:
+        torch = self._torch
+        with torch.inference_mode():
+            s = torch.cuda.Stream()
+            s.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(s):
+                for _ in range(3):  # warm-up (cuDNN autotune, lazy init) off the capture
+                    self._call(self._static_in)
+            torch.cuda.current_stream().wait_stream(s)
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g):
+                self._static_out = self._call(self._static_in)
+        self._graph = g
+        self.cuda_graph = True
+
+    def run(self, inputs: dict) -> dict:
+        torch = self._torch
+        feed = self._adapt_inputs(inputs)
+        with torch.inference_mode():
+            for buf, t in zip(self._static_in, self._inputs):
+                buf.copy_(torch.from_numpy(feed[t.name]), non_blocking=False)
+            if self._graph is not None:
+                self._graph.replay()
+                outs = self._static_out
+            else:
+                outs = self._call(self._static_in)
+            res = {}
+            for t, o in zip(self._outputs, outs):
+                arr = o.detach().to("cpu")
+                if arr.dtype == torch.bfloat16:
+                    arr = arr.float()
+                res[t.role] = self._out_adapt[t.role](arr.numpy())
+        return res
+
+
+def _torch_dtype(torch, dt: np.dtype):
+    return {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16,
+            np.dtype(np.uint8): torch.uint8, np.dtype(np.int8): torch.int8,
+            np.dtype(np.int32): torch.int32, np.dtype(np.int64): torch.int64}[np.dtype(dt)]

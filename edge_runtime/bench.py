@@ -1,0 +1,267 @@
+"""Benchmark AR-Net against its baselines on the same videos, same backend, in one run.
+
+    python edge_runtime/bench.py --model artifacts/<name> --video FILE_OR_DIR [--backend litert]
+        [--precision fp32] [--threads N] [--json PATH] [--sampling stream|clip]
+
+Methods (one shared set of loaded engines):
+
+* ``adaptive`` — the AR-Net policy decides per sampled frame (resolution or skip);
+* ``uniform``  — the biggest backbone on every sampled frame (no policy);
+* ``smallest`` — the lowest branch on every frame: the policy network's own low-resolution head.
+
+Per method: processed fps (sampled frames per second of model-side time: resize + policy +
+backbone), end-to-end fps (wall clock, decoding included — skipped frames are grabbed, never
+decoded), ms per step p50/p95, GMACs per frame (from the manifest's cost table) and, for a
+``root/<class>/*.mp4`` folder whose class names match the manifest's labels, clip accuracy (the
+clip prediction is the mean of the processed frames' logits over the whole clip, STREAMING.md's
+offline rule). ``speedup`` = adaptive fps ÷ uniform fps; ``gmacs_ratio`` = adaptive GMACs ÷
+uniform GMACs. Methods are interleaved per clip (ABC, CBA, ...) so drifting clocks and thermals
+hit all of them alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script
+    _here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+    sys.path.insert(0, str(_here.parent))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+from typing import Any, Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+PROG = "arnet-bench"
+METHODS = ("adaptive", "uniform", "smallest")
+BIG_WINDOW = 1 << 20  # clip-level prediction: every sampled frame of the clip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edge_runtime.live import add_model_args
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(ap)
+    ap.add_argument("--video", required=True, help="a video file, or a folder (root/<class>/*.mp4 gives labels)")
+    ap.add_argument("--json", default=None, metavar="PATH", help="write the results here")
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
+    ap.add_argument("--sampling", default="stream", choices=("stream", "clip"),
+                    help="stream: one frame per seconds_per_step (the live rule, default); "
+                         "clip: frames_per_clip frames spread over each video (evaluation rule)")
+    ap.add_argument("--max-clips", type=int, default=None, help="use at most N videos")
+    ap.add_argument("--max-steps", type=int, default=None, help="at most N sampled frames per clip")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps per method")
+    ap.add_argument("--repeat", type=int, default=1, help="passes over the videos")
+    ap.add_argument("--quiet", action="store_true", help="no table on stdout")
+    ap.add_argument("--debug", action="store_true")
+    return ap
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[\s\-_]+", "_", s.strip().lower())
+
+
+def match_labels(videos: list, labels: list[str]) -> tuple[list, list[str]]:
+    """[(path, folder label)] -> [(path, class index | None)] and the unmatched folder names."""
+    idx = {_norm(lab): i for i, lab in enumerate(labels)}
+    out, unmatched = [], []
+    for p, lab in videos:
+        if lab is None:
+            out.append((p, None))
+            continue
+        i = idx.get(_norm(lab))
+        if i is None and lab.isdigit() and int(lab) < len(labels):
+            i = int(lab)
+        if i is None and lab not in unmatched:
+            unmatched.append(lab)
+        out.append((p, i))
+    return out, unmatched
+
+
+class MethodStats:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.step_ms: list[float] = []
+        self.decode_ms: list[float] = []
+        self.wall_s = 0.0
+        self.steps = 0
+        self.gmacs = 0.0
+        self.correct = 0
+        self.labelled = 0
+        self.clips = 0
+        self.actions: dict[str, int] = {}
+
+    def summary(self, uniform_gmacs: float) -> dict:
+        from edge_runtime.telemetry import percentile
+        xs = sorted(self.step_ms)
+        compute_s = sum(self.step_ms) / 1000.0
+        e2e = self.wall_s
+        d = {
+            "clips": self.clips, "steps": self.steps,
+            "processed_fps": self.steps / compute_s if compute_s > 0 else None,
+            "end_to_end_fps": self.steps / e2e if e2e > 0 else None,
+            "ms_per_step_mean": (sum(xs) / len(xs)) if xs else None,
+            "ms_per_step_p50": percentile(xs, 50) if xs else None,
+            "ms_per_step_p95": percentile(xs, 95) if xs else None,
+            "decode_ms_per_step": (sum(self.decode_ms) / self.steps) if self.steps else None,
+            "decoded_frames": len(self.decode_ms),
+            "gmacs_per_frame": self.gmacs / self.steps if self.steps else None,
+            "gmacs_vs_uniform": (self.gmacs / self.steps / uniform_gmacs) if (self.steps and uniform_gmacs) else None,
+            "accuracy": self.correct / self.labelled if self.labelled else None,
+            "labelled_clips": self.labelled,
+        }
+        if self.actions:
+            d["actions"] = dict(self.actions)
+        return d
+
+
+def _open(path: Path, pipe: Any, sampling: str):
+    from edge_runtime.sources import ClipSampledSource, open_source
+    if sampling == "clip":
+        return ClipSampledSource(path, int(pipe.manifest.sampling["frames_per_clip"]), pipe.seconds_per_step,
+                                 quiet=True)
+    return open_source(str(path), pipe.seconds_per_step, quiet=True)
+
+
+def run_clip(pipe: Any, path: Path, label: int | None, st: MethodStats, sampling: str,
+             max_steps: int | None) -> None:
+    pipe.clear()
+    t0 = time.perf_counter()
+    src = _open(path, pipe, sampling)
+    try:
+        n = 0
+        for sf in src.frames(pipe.needs_frame):
+            if max_steps is not None and n >= max_steps:
+                break
+            ev = pipe.step(sf.frame, t=sf.t, decode_ms=sf.decode_ms)
+            st.step_ms.append(ev.ms["step"])
+            if sf.decode_ms is not None:
+                st.decode_ms.append(sf.decode_ms)
+            st.gmacs += ev.gmacs
+            if pipe.mode == "adaptive":
+                st.actions[ev.action_name if ev.kind != "skipped" else "skipped"] = \
+                    st.actions.get(ev.action_name if ev.kind != "skipped" else "skipped", 0) + 1
+            n += 1
+    finally:
+        src.close()
+    st.wall_s += time.perf_counter() - t0
+    st.steps += n
+    st.clips += 1
+    scores = pipe.clip_scores()
+    if label is not None and scores is not None:
+        st.labelled += 1
+        st.correct += int(int(np.argmax(scores)) == label)
+
+
+def _warm(pipe: Any, steps: int) -> None:
+    rng = np.random.default_rng(0)
+    s0 = pipe.manifest.resolutions[0]
+    for _ in range(max(0, steps)):
+        f = rng.integers(0, 256, (s0, s0, 3), dtype=np.uint8)
+        pipe.step(f if pipe.needs_frame() else None)
+    pipe.clear()
+    pipe.reset_telemetry()
+
+
+def bench(args: argparse.Namespace) -> int:
+    from edge_runtime.live import UsageError, make_pipeline
+    from edge_runtime.pipeline import AdaptivePipeline
+    from edge_runtime.sources import list_videos
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise UsageError(f"--methods: unknown {bad}; valid choices: {', '.join(METHODS)}")
+    for k in ("max_clips", "max_steps", "repeat"):
+        v = getattr(args, k)
+        if v is not None and v < 1:
+            raise UsageError(f"--{k.replace('_', '-')} must be >= 1, got {v}")
+    base = make_pipeline(args, window=BIG_WINDOW, mode="adaptive")
+    pipes = {"adaptive": base}
+    for m in methods:
+        if m != "adaptive":
+            pipes[m] = AdaptivePipeline(base.manifest, backend=base.backend_name, precision=base.precision,
+                                        window=BIG_WINDOW, mode=m, backends=base.models)
+    man = base.manifest
+    videos = list_videos(args.video)
+    if args.max_clips:
+        videos = videos[: args.max_clips]
+    videos, unmatched = match_labels(videos, man.labels)
+    if unmatched:
+        print(f"{PROG}: warning: folder(s) {unmatched} match no manifest label {man.labels}; "
+              f"those clips count for speed, not accuracy", file=sys.stderr)
+    for m in methods:
+        _warm(pipes[m], args.warmup)
+    stats = {m: MethodStats(m) for m in methods}
+    k = 0
+    for _ in range(args.repeat):
+        for path, label in videos:
+            order = methods if k % 2 == 0 else list(reversed(methods))
+            k += 1
+            for m in order:
+                run_clip(pipes[m], path, label, stats[m], args.sampling, args.max_steps)
+    uni = man.uniform_cost
+    res = {m: stats[m].summary(uni) for m in methods}
+    out: dict[str, Any] = {
+        "model": man.name, "backend": base.backend_name, "precision": base.precision,
+        "threads": args.threads, "sampling": args.sampling, "videos": len(videos), "repeat": args.repeat,
+        "labelled_videos": sum(1 for _, lab in videos if lab is not None),
+        "gmacs_unit": "GMACs (multiply-accumulates)", "uniform_gmacs_per_frame_manifest": uni,
+        "methods": res,
+        "engines": base.summary().get("engines"),
+        "device": {"platform": platform.platform(), "machine": platform.machine(),
+                   "python": platform.python_version(), "numpy": np.__version__},
+    }
+    if "adaptive" in res and "uniform" in res:
+        a, u = res["adaptive"], res["uniform"]
+        out["speedup"] = (a["processed_fps"] / u["processed_fps"]) if (a["processed_fps"] and u["processed_fps"]) else None
+        out["speedup_end_to_end"] = (a["end_to_end_fps"] / u["end_to_end_fps"]) \
+            if (a["end_to_end_fps"] and u["end_to_end_fps"]) else None
+        out["gmacs_ratio"] = (a["gmacs_per_frame"] / u["gmacs_per_frame"]) \
+            if (a["gmacs_per_frame"] is not None and u["gmacs_per_frame"]) else None
+    if not args.quiet:
+        print(table(out))
+    if args.json:
+        from edge_runtime.manifest import atomic_write_text
+        atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+def table(out: dict) -> str:
+    def f(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    head = ("method", "fps", "e2e fps", "ms p50", "ms p95", "GMACs/fr", "vs unif", "acc")
+    rows = []
+    for m, r in out["methods"].items():
+        rows.append((m, f(r["processed_fps"], ".1f"), f(r["end_to_end_fps"], ".1f"), f(r["ms_per_step_p50"], ".2f"),
+                     f(r["ms_per_step_p95"], ".2f"), f(r["gmacs_per_frame"], ".4f"), f(r["gmacs_vs_uniform"], ".1%"),
+                     f(r["accuracy"], ".1%")))
+    widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
+    lines = [f"{out['model']} · {out['backend']}/{out['precision']} · {out['videos']} video(s), "
+             f"{out['sampling']} sampling"]
+    lines.append("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    if "speedup" in out:
+        lines.append(f"speedup (adaptive fps / uniform fps): {f(out['speedup'], '.2f')}x, end-to-end "
+                     f"{f(out.get('speedup_end_to_end'), '.2f')}x; GMACs ratio {f(out.get('gmacs_ratio'), '.3f')}")
+    a = out["methods"].get("adaptive", {}).get("actions")
+    if a:
+        lines.append("adaptive actions: " + ", ".join(f"{k} {v}" for k, v in a.items()))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from edge_runtime.live import run_cli
+    return run_cli(PROG, bench, argv, build_parser())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Live AR-Net recognition on a camera, stream or video file.
+
+    python edge_runtime/live.py --model artifacts/<name> [--source URI] [--backend litert]
+        [--precision fp32|fp16|int8] [--threads N] [--delegate xnnpack|none|/path/lib.so]
+        [--providers cpu,cuda,tensorrt] [--headless] [--record out.mp4] [--top-k 3]
+        [--window N] [--target-fps F | --target-mw P] [--max-steps N] [--json-out FILE]
+
+Without ``--headless`` an OpenCV window shows the stream with the overlay (label, top-k scores,
+chosen resolution or skip, fps, ms per stage, GMACs per frame); ``q`` or Esc quits. With
+``--headless`` every step is one JSON line on stdout, and a final ``{"summary": ...}`` line
+holds latency p50/p95 per stage, the action histogram, GMACs per frame against the uniform
+baseline, measured ms per GMAC per network and energy where the device reports power.
+``--json-out`` writes that summary to a file. Bad inputs (manifest, artifacts, backend,
+precision, source) print one message on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable, and not this folder
+    _here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+    sys.path.insert(0, str(_here.parent))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from typing import Any, Sequence  # noqa: E402
+
+EXIT_BAD_INPUT = 2
+PROG = "arnet-live"
+
+
+class UsageError(ValueError):
+    """A bad command-line combination (exit 2)."""
+
+
+def _quiet_env() -> None:
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def add_model_args(ap: argparse.ArgumentParser) -> None:
+    """Options shared by live.py, bench.py and golden.py."""
+    from edge_runtime.backends import ALL_BACKEND_NAMES
+    ap.add_argument("--model", required=True, help="model folder holding manifest.json (artifacts/<name>)")
+    ap.add_argument("--backend", default="litert",
+                    help=f"inference engine: {', '.join(n for n in ALL_BACKEND_NAMES if n != 'fake')} "
+                         f"(fake = numpy stand-in for testing, no artifacts); default litert")
+    ap.add_argument("--precision", default="fp32", help="fp32 | fp16 | int8 (what the model folder has)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
+    ap.add_argument("--delegate", default=None,
+                    help="litert: xnnpack (default) | none | path to an external delegate .so (e.g. GPU)")
+    ap.add_argument("--delegate-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="option for the external delegate (repeatable)")
+    ap.add_argument("--providers", default=None,
+                    help="onnxruntime execution providers, comma-separated: cpu, cuda, tensorrt")
+    ap.add_argument("--device", default=None, help="torch: cuda | cuda:N | cpu (default: cuda if available)")
+    ap.add_argument("--no-verify", action="store_true", help="skip the artifacts' sha256 check")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(ap)
+    ap.add_argument("--source", default="0",
+                    help="camera index, /dev/videoN, csi://N, rtsp://..., GStreamer pipeline, "
+                         "video file or synthetic:// (default 0)")
+    ap.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    ap.add_argument("--record", default=None, metavar="OUT.mp4", help="save the annotated stream")
+    ap.add_argument("--top-k", type=int, default=3)
+    ap.add_argument("--window", type=int, default=None,
+                    help="sliding window in sampled frames (default: the manifest's frames_per_clip)")
+    ap.add_argument("--margin", type=float, default=0.1, help="label hysteresis margin")
+    ap.add_argument("--hold", type=int, default=2, help="label hysteresis: consecutive steps")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--target-fps", type=float, default=None, help="budget: sampled frames per second")
+    g.add_argument("--target-mw", type=float, default=None, help="budget: power in milliwatts")
+    ap.add_argument("--max-steps", type=int, default=None, help="stop after N sampled frames")
+    ap.add_argument("--json-out", default=None, metavar="FILE", help="write the summary JSON here")
+    ap.add_argument("--reconnect", type=int, default=5, help="reconnect attempts for live sources")
+    ap.add_argument("--no-power", action="store_true", help="do not read power/battery sensors")
+    ap.add_argument("--quiet", action="store_true", help="no summary table on stderr")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    return ap
+
+
+def parse_kv(items: Sequence[str], what: str) -> dict:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise UsageError(f"{what}: expected KEY=VALUE, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def make_pipeline(args: argparse.Namespace, **kw: Any):
+    """Load the manifest, check backend/precision, build the pipeline (sha256 checked)."""
+    from edge_runtime.backends import ALL_BACKEND_NAMES, BACKEND_NAMES, installed_backends
+    from edge_runtime.manifest import PRECISIONS, ManifestError, load_manifest
+    from edge_runtime.pipeline import AdaptivePipeline
+
+    m = load_manifest(args.model, verify=False)
+    if args.backend not in ALL_BACKEND_NAMES:
+        raise UsageError(f"unknown backend {args.backend!r}; valid choices: {', '.join(BACKEND_NAMES)} "
+                         f"(installed here: {', '.join(installed_backends()) or 'none'}; this model has "
+                         f"artifacts for: {', '.join(m.backends()) or 'none'})")
+    if args.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {args.precision!r}; valid choices: {', '.join(PRECISIONS)}"
+                         + (f" (this model has {', '.join(m.precisions(args.backend))} for {args.backend})"
+                            if args.backend in m.backends() else ""))
+    if args.backend != "fake":
+        if args.backend not in m.backends():
+            raise ManifestError(f"{m.root}: this model has no artifacts for backend {args.backend!r}; "
+                                f"it has: {', '.join(m.backends()) or 'none'}")
+        if args.precision not in m.precisions(args.backend):
+            raise ManifestError(f"{m.root}: no {args.precision} artifacts for backend {args.backend!r}; "
+                                f"available precisions: {', '.join(m.precisions(args.backend))}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
+    return AdaptivePipeline(m, backend=args.backend, precision=args.precision, threads=args.threads,
+                            delegate=args.delegate, delegate_options=parse_kv(args.delegate_opt, "--delegate-opt"),
+                            providers=providers, device=args.device, verify=not args.no_verify, **kw)
+
+
+def known_errors() -> tuple:
+    from edge_runtime.backends import BackendError
+    from edge_runtime.manifest import ManifestError
+    from edge_runtime.sources import SourceError
+    errs: list = [ManifestError, BackendError, SourceError, UsageError, FileNotFoundError,
+                  PermissionError, IsADirectoryError]
+    try:
+        from edge_runtime.profile import ProfileError
+        errs.append(ProfileError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errs)
+
+
+def run_cli(prog: str, body, argv: Sequence[str] | None, parser: argparse.ArgumentParser) -> int:
+    """Parse, run ``body(args)``, turn known errors into one stderr line and exit status 2."""
+    _quiet_env()
+    args = parser.parse_args(argv)
+    try:
+        return int(body(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except known_errors() as e:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ValueError, OSError) as e:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as e:  # an engine failing mid-run: still no traceback without --debug
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: unexpected error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+# ============================================================================== the run
+def _gui_available() -> bool:
+    import cv2
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GUI:"):
+            return "NONE" not in line.upper()
+    return True
+
+
+def summarize(pipe: Any, source: Any, wall_s: float, extra: dict | None = None) -> dict:
+    s = pipe.summary()
+    steps = s["steps"]
+    lat = s["latency_ms"].get("step")
+    s["wall_s"] = wall_s
+    s["end_to_end_fps"] = steps / wall_s if wall_s > 0 else None
+    dec = s["latency_ms"].get("decode")
+    compute_ms = (lat["mean_ms"] * lat["count"] if lat else 0.0) + (dec["mean_ms"] * dec["count"] if dec else 0.0)
+    s["processed_fps"] = steps / (compute_ms / 1000.0) if compute_ms > 0 else None
+    s["source"] = source.describe() if source is not None else None
+    if source is not None:
+        s["source"].update(decoded=source.decoded, grabbed=source.grabbed)
+    if extra:
+        s.update(extra)
+    return s
+
+
+def summary_text(s: dict) -> str:
+    lines = [f"{s['steps']} steps in {s['wall_s']:.2f} s"
+             + (f" ({s['end_to_end_fps']:.1f} steps/s end-to-end)" if s.get("end_to_end_fps") else "")]
+    lat = s["latency_ms"]
+    if lat:
+        lines.append(f"{'stage':<10}{'count':>7}{'p50 ms':>10}{'p95 ms':>10}")
+        for k, v in lat.items():
+            lines.append(f"{k:<10}{v['count']:>7}{v['p50_ms']:>10.2f}{v['p95_ms']:>10.2f}")
+    if "actions" in s:
+        lines.append("actions: " + ", ".join(f"{k} {v}" for k, v in s["actions"].items()))
+    r = s.get("gmacs_ratio")
+    lines.append(f"GMACs/frame {s['gmacs_per_frame']:.4f} vs uniform {s['uniform_gmacs_per_frame']:.4f}"
+                 + (f" ({r:.1%})" if r is not None else ""))
+    if s.get("ms_per_gmac"):
+        lines.append("ms/GMAC: " + ", ".join(f"{k} {v:.2f}" for k, v in s["ms_per_gmac"].items()))
+    e = s.get("energy")
+    if e and e.get("samples"):
+        mpf = e.get("mj_per_frame")
+        lines.append(f"energy {e['mj']:.1f} mJ, mean {e['mean_mw'] or 0:.0f} mW"
+                     + (f", {mpf:.2f} mJ/frame" if mpf is not None else ""))
+    return "\n".join(lines)
+
+
+def live(args: argparse.Namespace) -> int:
+    from edge_runtime.sources import open_source
+    if args.max_steps is not None and args.max_steps < 0:
+        raise UsageError(f"--max-steps must be >= 0, got {args.max_steps}")
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
+    if args.window is not None and args.window < 1:
+        raise UsageError(f"--window must be >= 1, got {args.window}")
+    power = None
+    if not args.no_power:
+        from edge_runtime.telemetry import PowerMonitor
+        power = PowerMonitor.autodetect()
+    pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
+                         target_fps=args.target_fps, target_mw=args.target_mw, power=power)
+    source = open_source(args.source, pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True)
+    headless = args.headless
+    if not headless and not _gui_available():
+        print(f"{PROG}: this OpenCV has no GUI (opencv-python-headless); running --headless",
+              file=sys.stderr)
+        headless = True
+    import cv2
+
+    from edge_runtime.overlay import draw_overlay
+    writer = None
+    window_name = f"AR-Net Edge - {pipe.manifest.name}"
+    last_rgb = None
+    out = sys.stdout
+    t_start = time.perf_counter()
+    stop = False
+    try:
+        for ev_frame in source.frames(pipe.needs_frame):
+            if args.max_steps is not None and pipe.steps >= args.max_steps:
+                break
+            ev = pipe.step(ev_frame.frame, t=ev_frame.t, decode_ms=ev_frame.decode_ms)
+            if ev_frame.frame is not None:
+                last_rgb = ev_frame.frame
+            if headless:
+                out.write(json.dumps(ev.to_dict()) + "\n")
+                out.flush()
+            if (not headless or args.record) and last_rgb is not None:
+                img = cv2.cvtColor(last_rgb, cv2.COLOR_RGB2BGR)
+                gpf = pipe.gmacs_total / pipe.steps if pipe.steps else None
+                draw_overlay(img, ev, fps=pipe.measured_fps, gmacs_per_frame=gpf,
+                             uniform_gmacs=pipe.manifest.uniform_cost)
+                if args.record:
+                    if writer is None:
+                        writer = _open_writer(args.record, img.shape, 1.0 / pipe.seconds_per_step)
+                    writer.write(img)
+                if not headless:
+                    cv2.imshow(window_name, img)
+                    key = cv2.waitKey(1) & 0xFF
+                    if key in (ord("q"), 27):
+                        stop = True
+            if stop:
+                break
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
+    finally:
+        source.close()
+        if writer is not None:
+            writer.release()
+        if not headless:
+            try:
+                cv2.destroyAllWindows()
+            except cv2.error:
+                pass
+    wall = time.perf_counter() - t_start
+    s = summarize(pipe, source, wall, {"record": args.record})
+    if headless:
+        out.write(json.dumps({"summary": s}) + "\n")
+        out.flush()
+    if not args.quiet:
+        print(summary_text(s), file=sys.stderr)
+    if args.json_out:
+        from edge_runtime.manifest import atomic_write_text
+        atomic_write_text(args.json_out, json.dumps(s, indent=2) + "\n")
+    return 0
+
+
+def _open_writer(path: str, shape: tuple, fps: float):
+    import cv2
+    p = Path(path)
+    if p.parent and not p.parent.exists():
+        raise UsageError(f"--record {path}: folder {p.parent} does not exist")
+    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if p.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
+    w = cv2.VideoWriter(str(p), fourcc, max(fps, 1.0), (shape[1], shape[0]))
+    if not w.isOpened():
+        raise UsageError(f"--record {path}: cannot write this video (try .mp4 or .avi)")
+    return w
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(PROG, live, argv, build_parser())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

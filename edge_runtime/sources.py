@@ -1,0 +1,599 @@
+"""Frame sources by URI (jetson-utils style), sampled at the model's ``seconds_per_step``.
+
+=============================  ===========================================================
+URI                            source
+=============================  ===========================================================
+``0``, ``1`` …                 camera by index (OpenCV default backend: V4L2 on Linux)
+``/dev/video0``                V4L2 device
+``csi://0``                    Jetson CSI camera (``nvarguscamerasrc`` GStreamer pipeline)
+``rtsp://…``, ``http(s)://…``  network stream (FFmpeg)
+``… ! … ! appsink``            a GStreamer pipeline string (needs OpenCV built with GStreamer)
+``synthetic://[pattern]?…``    test pattern: ``bars`` (default), ``noise``, ``flat``; query
+                               ``size=WxH``, ``fps``, ``frames`` (default: endless),
+                               ``channels`` (1/3/4), ``realtime=1`` (pace by the wall clock)
+``path/to/video.mp4``          a video file
+=============================  ===========================================================
+
+Sampling: one *sampled frame* every ``seconds_per_step``. Files and ``synthetic://`` sample by
+their own timestamps (frame ``i`` has time ``pos_msec`` or ``i / fps``; sample ``k`` at
+``k · seconds_per_step`` takes the first frame whose time is within half a frame period of it, so
+the nearest frame), independent of the wall clock and of the stream's fps. Live sources sample by
+the wall clock: every frame is grabbed (so the driver's queue never lags), and a frame is taken
+when a step is due.
+
+A sampled frame the pipeline will not look at (covered by a skip: ``need()`` returns False) is
+grabbed but never decoded (``grab()`` without ``retrieve()``), never converted, never resized.
+
+Frames come out as uint8 RGB HxWx3: BGR is converted, grayscale replicated, BGRA drops alpha;
+other shapes or dtypes are rejected with a :class:`SourceError`.
+
+Live sources that cannot be opened raise :class:`SourceError` at once (``open_tries`` to retry);
+a live stream that stops delivering frames is reopened with exponential backoff
+(``reconnect_tries`` attempts, ``backoff_s · 2^i`` capped at ``backoff_max_s``) and then fails with
+a clear message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+
+
+class SourceError(RuntimeError):
+    """A source cannot be opened or read; the message names it."""
+
+
+@dataclass
+class SampledFrame:
+    index: int                 # sampled-frame number k (0, 1, ...)
+    t: float                   # seconds: k·seconds_per_step (files, synthetic) / wall clock (live)
+    frame: np.ndarray | None   # uint8 RGB HxWx3, None when not decoded (covered by a skip)
+    decode_ms: float | None    # retrieve + colour conversion time (None when not decoded)
+    source_index: int = -1     # frame number in the underlying stream
+    source_t: float | None = None  # the stream's own timestamp of that frame (seconds)
+
+
+def to_rgb(frame: Any, order: str = "bgr", where: str = "frame") -> np.ndarray:
+    """An OpenCV frame (BGR, gray or BGRA) as uint8 RGB HxWx3."""
+    import cv2
+    if frame is None:
+        raise SourceError(f"{where}: no frame data")
+    x = np.asarray(frame)
+    if x.dtype != np.uint8:
+        raise SourceError(f"{where}: frames must be 8-bit, got dtype {x.dtype} shape {tuple(x.shape)}")
+    if x.ndim == 3 and x.shape[2] == 1:
+        x = x[:, :, 0]
+    if x.ndim == 2:
+        return cv2.cvtColor(x, cv2.COLOR_GRAY2RGB)
+    if x.ndim != 3 or x.shape[2] not in (3, 4):
+        raise SourceError(f"{where}: unsupported frame shape {tuple(x.shape)} (expected HxW, HxWx1, "
+                          f"HxWx3 or HxWx4)")
+    if x.shape[2] == 3:
+        return cv2.cvtColor(x, cv2.COLOR_BGR2RGB) if order == "bgr" else x
+    return cv2.cvtColor(x, cv2.COLOR_BGRA2RGB if order == "bgr" else cv2.COLOR_RGBA2RGB)
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence the C-level stderr (FFmpeg/GStreamer/V4L2 chatter while opening a capture): our
+    own error message says what went wrong."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+# =============================================================================== base
+class FrameSource:
+    """Iterate :meth:`frames` for sampled frames; ``close()`` (or ``with``) releases it."""
+
+    uri: str = ""
+    live: bool = False
+
+    def __init__(self, seconds_per_step: float) -> None:
+        if not seconds_per_step > 0:
+            raise ValueError(f"seconds_per_step must be > 0, got {seconds_per_step}")
+        self.sps = float(seconds_per_step)
+        self.decoded = 0      # frames decoded (retrieved + converted)
+        self.grabbed = 0      # frames grabbed from the stream
+        self.reconnects = 0
+
+    def frames(self, need: Callable[[], bool] | None = None) -> Iterator[SampledFrame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def describe(self) -> dict:
+        return {"uri": self.uri, "live": self.live, "seconds_per_step": self.sps}
+
+
+# =============================================================================== synthetic
+class SyntheticSource(FrameSource):
+    """Deterministic moving test pattern (no decoder involved)."""
+
+    live = False
+
+    def __init__(self, uri: str, seconds_per_step: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(seconds_per_step)
+        self.uri = uri
+        u = urlparse(uri)
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        self.pattern = (u.netloc or u.path.strip("/") or "bars").lower()
+        if self.pattern not in ("bars", "noise", "flat"):
+            raise SourceError(f"{uri}: unknown synthetic pattern {self.pattern!r}; choose bars, noise or flat")
+        try:
+            w, h = (int(v) for v in q.get("size", "320x240").lower().split("x"))
+            self.fps = float(q.get("fps", 30.0))
+            self.max_frames = int(q["frames"]) if "frames" in q else None
+            self.channels = int(q.get("channels", 3))
+            self.realtime = q.get("realtime", "0").lower() in ("1", "true", "yes")
+            self.seed = int(q.get("seed", 0))
+        except ValueError as e:
+            raise SourceError(f"{uri}: bad query ({e}); e.g. synthetic://bars?size=320x240&fps=30&frames=100") from None
+        if w < 1 or h < 1 or self.fps <= 0 or self.channels not in (1, 3, 4):
+            raise SourceError(f"{uri}: size must be positive, fps > 0, channels 1, 3 or 4")
+        self.w, self.h = w, h
+        self.clock, self.sleep = clock, sleep
+        xs = np.arange(w, dtype=np.int32)
+        ys = np.arange(h, dtype=np.int32)
+        base = np.empty((h, w, 3), np.uint8)
+        base[:, :, 0] = ((xs[None, :] * 255) // max(w - 1, 1)).astype(np.uint8)
+        base[:, :, 1] = ((ys[:, None] * 255) // max(h - 1, 1)).astype(np.uint8)
+        base[:, :, 2] = (((xs[None, :] // 16 + ys[:, None] // 16) % 2) * 200).astype(np.uint8)
+        self._base = base
+        self._buf = np.empty_like(base)
+
+    def _render(self, i: int) -> np.ndarray:
+        if self.pattern == "noise":
+            rng = np.random.default_rng([self.seed, i])
+            f = rng.integers(0, 256, size=(self.h, self.w, 3), dtype=np.uint8)
+        elif self.pattern == "flat":
+            f = np.full((self.h, self.w, 3), (i * 7) % 256, np.uint8)
+        else:
+            shift = (i * 4) % self.w
+            f = self._buf
+            f[:, : self.w - shift] = self._base[:, shift:]
+            f[:, self.w - shift:] = self._base[:, :shift]
+            # a bright square that moves diagonally: gives the policy something to look at
+            s = max(self.h // 6, 2)
+            y0 = (i * 3) % max(self.h - s, 1)
+            x0 = (i * 5) % max(self.w - s, 1)
+            f[y0:y0 + s, x0:x0 + s] = (255, 255, 255)
+            f = f.copy()
+        if self.channels == 1:
+            return f[:, :, 0]
+        if self.channels == 4:
+            return np.concatenate([f, np.full((self.h, self.w, 1), 255, np.uint8)], axis=2)
+        return f
+
+    def frames(self, need: Callable[[], bool] | None = None) -> Iterator[SampledFrame]:
+        start = self.clock()
+        k = 0
+        while True:
+            i = int(math.floor(k * self.sps * self.fps + 0.5))
+            if self.max_frames is not None and i >= self.max_frames:
+                return
+            t = k * self.sps
+            if self.realtime:
+                delay = start + t - self.clock()
+                if delay > 0:
+                    self.sleep(delay)
+            self.grabbed += 1
+            frame = dt = None
+            if need is None or need():
+                t0 = time.perf_counter()
+                raw = self._render(i)
+                frame = raw if raw.ndim == 3 and raw.shape[2] == 3 else to_rgb(raw, "rgb", self.uri)
+                dt = (time.perf_counter() - t0) * 1000.0
+                self.decoded += 1
+            yield SampledFrame(k, t, frame, dt, i, i / self.fps)
+            k += 1
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(kind="synthetic", pattern=self.pattern, size=[self.w, self.h], fps=self.fps)
+        return d
+
+
+# =============================================================================== OpenCV
+def gstreamer_available() -> bool:
+    import cv2
+    for line in cv2.getBuildInformation().splitlines():
+        if "GStreamer" in line and ":" in line:
+            return "YES" in line.split(":", 1)[1].upper()
+    return False
+
+
+def csi_pipeline(sensor_id: int, width: int = 1280, height: int = 720, fps: int = 30) -> str:
+    """The usual Jetson CSI camera pipeline (Argus ISP → BGR appsink)."""
+    return (f"nvarguscamerasrc sensor-id={sensor_id} ! video/x-raw(memory:NVMM), width={width}, "
+            f"height={height}, framerate={fps}/1 ! nvvidconv ! video/x-raw, format=BGRx ! "
+            f"videoconvert ! video/x-raw, format=BGR ! appsink drop=1 max-buffers=1")
+
+
+def classify_uri(uri: str) -> str:
+    """``camera`` | ``v4l2`` | ``csi`` | ``network`` | ``gstreamer`` | ``synthetic`` | ``file``."""
+    s = str(uri).strip()
+    if s.lstrip("-").isdigit():
+        return "camera"
+    low = s.lower()
+    if low.startswith("synthetic://"):
+        return "synthetic"
+    if low.startswith("csi://"):
+        return "csi"
+    if "!" in s:
+        return "gstreamer"
+    if low.startswith(("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")):
+        return "network"
+    if low.startswith("v4l2://"):
+        return "v4l2"
+    if low.startswith("/dev/video"):
+        return "v4l2"
+    if low.startswith("file://"):
+        return "file"
+    return "file"
+
+
+class CaptureSource(FrameSource):
+    """An OpenCV ``VideoCapture`` (file, camera, network stream or GStreamer pipeline)."""
+
+    def __init__(self, uri: str, seconds_per_step: float, *, kind: str | None = None,
+                 open_tries: int = 1, reconnect_tries: int = 5, backoff_s: float = 0.5,
+                 backoff_max_s: float = 8.0, capture_factory: Callable[[], Any] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 log: Callable[[str], None] | None = None, quiet: bool = False) -> None:
+        super().__init__(seconds_per_step)
+        self.quiet = bool(quiet)
+        self.uri = str(uri)
+        self.kind = kind or classify_uri(self.uri)
+        self.live = self.kind != "file"
+        self.open_tries = max(1, int(open_tries))
+        self.reconnect_tries = max(0, int(reconnect_tries))
+        self.backoff_s = float(backoff_s)
+        self.backoff_max_s = float(backoff_max_s)
+        self.clock, self.sleep = clock, sleep
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self._factory = capture_factory or self._default_factory()
+        self.cap = None
+        self.fps = 0.0
+        self._open_with_retries(self.open_tries)
+
+    # ------------------------------------------------------------------ opening
+    def _default_factory(self) -> Callable[[], Any]:
+        import cv2
+        uri, kind = self.uri, self.kind
+        if kind == "camera":
+            idx = int(uri)
+            return lambda: cv2.VideoCapture(idx)
+        if kind == "v4l2":
+            dev = uri[len("v4l2://"):] if uri.lower().startswith("v4l2://") else uri
+            if not os.path.exists(dev):
+                raise SourceError(f"{uri}: no such video device (is the camera plugged in? "
+                                  f"ls /dev/video*)")
+            return lambda: cv2.VideoCapture(dev, cv2.CAP_V4L2)
+        if kind in ("csi", "gstreamer"):
+            if not gstreamer_available():
+                raise SourceError(f"{uri}: this OpenCV ({cv2.__version__}) is built without GStreamer; "
+                                  f"the pip wheels have none — on Jetson use the system OpenCV "
+                                  f"(python3-opencv from JetPack) in a venv with --system-site-packages")
+            pipe = uri
+            if kind == "csi":
+                try:
+                    sensor = int(uri[len("csi://"):] or 0)
+                except ValueError:
+                    raise SourceError(f"{uri}: expected csi://<sensor id>, e.g. csi://0") from None
+                pipe = csi_pipeline(sensor)
+            elif "appsink" not in pipe:
+                pipe = pipe.rstrip().rstrip("!") + " ! appsink drop=1 max-buffers=1"
+            return lambda: cv2.VideoCapture(pipe, cv2.CAP_GSTREAMER)
+        if kind == "network":
+            return lambda: cv2.VideoCapture(uri, cv2.CAP_FFMPEG)
+        # file
+        path = uri[len("file://"):] if uri.lower().startswith("file://") else uri
+        p = Path(path)
+        if not p.exists():
+            raise SourceError(f"{path}: no such video file (nor a camera index, /dev/videoN, "
+                              f"rtsp://, csi://, GStreamer pipeline or synthetic:// URI)")
+        if p.is_dir():
+            raise SourceError(f"{path}: is a directory, not a video file")
+        self.path = p
+        return lambda: cv2.VideoCapture(str(p))
+
+    def _open_once(self) -> Any:
+        import cv2
+        try:
+            if self.quiet:
+                with quiet_stderr():
+                    cap = self._factory()
+            else:
+                cap = self._factory()
+        except SourceError:
+            raise
+        except Exception as e:  # cv2.error and friends
+            self._last_error = f"{type(e).__name__}: {e}"
+            return None
+        if cap is None or not cap.isOpened():
+            if cap is not None:
+                cap.release()
+            return None
+        if self.live:
+            try:
+                cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+            except Exception:
+                pass
+        return cap
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_s * (2 ** attempt), self.backoff_max_s)
+
+    def _open_with_retries(self, tries: int) -> None:
+        self._last_error = ""
+        for attempt in range(tries):
+            if attempt > 0:
+                self.sleep(self._backoff(attempt - 1))
+            cap = self._open_once()
+            if cap is not None:
+                self.cap = cap
+                self._read_props()
+                return
+        what = {"camera": "camera", "v4l2": "camera", "csi": "CSI camera", "network": "stream",
+                "gstreamer": "GStreamer pipeline", "file": "video file"}[self.kind]
+        extra = f" ({self._last_error})" if self._last_error else ""
+        if self.kind == "file":
+            raise SourceError(f"{self.uri}: cannot open the video file (corrupt, truncated or an "
+                              f"unsupported codec){extra}")
+        raise SourceError(f"{self.uri}: cannot open the {what} after {tries} attempt(s){extra}; "
+                          f"check that it is connected and not used by another program")
+
+    def _read_props(self) -> None:
+        import cv2
+        try:
+            self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        except Exception:
+            self.fps = 0.0
+        if not math.isfinite(self.fps) or self.fps < 0 or self.fps > 1000:
+            self.fps = 0.0
+
+    def _reconnect(self) -> None:
+        """The live stream stopped: reopen with exponential backoff, or raise."""
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+        for attempt in range(self.reconnect_tries):
+            delay = self._backoff(attempt)
+            self.log(f"[arnet-edge] {self.uri}: stream lost; reconnecting in {delay:.2f}s "
+                     f"(attempt {attempt + 1}/{self.reconnect_tries})")
+            self.sleep(delay)
+            cap = self._open_once()
+            if cap is not None:
+                self.cap = cap
+                self._read_props()
+                self.reconnects += 1
+                return
+        raise SourceError(f"{self.uri}: the source stopped delivering frames and "
+                          f"{self.reconnect_tries} reconnect attempt(s) with exponential backoff "
+                          f"failed; check the camera/stream and restart")
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+    def _retrieve(self, where: str) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        ok, raw = self.cap.retrieve()
+        if not ok or raw is None:
+            raise SourceError(f"{where}: could not decode the frame (corrupt data?)")
+        rgb = to_rgb(raw, "bgr", where)
+        self.decoded += 1
+        return rgb, (time.perf_counter() - t0) * 1000.0
+
+    # ------------------------------------------------------------------ iteration
+    def frames(self, need: Callable[[], bool] | None = None) -> Iterator[SampledFrame]:
+        if self.cap is None:
+            raise SourceError(f"{self.uri}: source is closed")
+        if self.live:
+            return self._live_frames(need)
+        return self._file_frames(need)
+
+    def _file_frames(self, need: Callable[[], bool] | None) -> Iterator[SampledFrame]:
+        import cv2
+        cap = self.cap
+        fps = self.fps if self.fps > 0 else 0.0
+        half = 0.5 / fps if fps > 0 else 1e-6
+        idx = -1
+        pts = None
+        prev_pts = None
+        use_msec = True
+        decoded: np.ndarray | None = None
+        decoded_ms = None
+        k = 0
+        while True:
+            target = k * self.sps
+            while pts is None or pts < target - half - 1e-6:
+                if not cap.grab():
+                    if idx < 0:
+                        raise SourceError(f"{self.uri}: no decodable video frames (corrupt or empty file)")
+                    return
+                idx += 1
+                self.grabbed += 1
+                decoded = None
+                p = None
+                if use_msec:
+                    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+                    if ms is not None and math.isfinite(ms) and ms >= 0 and (prev_pts is None or ms / 1000.0 > prev_pts):
+                        p = ms / 1000.0
+                    elif idx > 0:
+                        use_msec = False
+                if p is None:
+                    p = idx / (fps if fps > 0 else 30.0)
+                prev_pts = pts = p
+            frame = None
+            dt = None
+            if need is None or need():
+                if decoded is None:
+                    decoded, decoded_ms = self._retrieve(f"{self.uri} frame {idx}")
+                    dt = decoded_ms
+                else:
+                    dt = 0.0  # the same source frame serves two samples (stream fps < sampling)
+                frame = decoded
+            yield SampledFrame(k, target, frame, dt, idx, pts)
+            k += 1
+
+    def _live_frames(self, need: Callable[[], bool] | None) -> Iterator[SampledFrame]:
+        start = self.clock()
+        due = 0.0
+        k = 0
+        idx = -1
+        while True:
+            if not self.cap.grab():
+                self._reconnect()
+                continue
+            idx += 1
+            self.grabbed += 1
+            now = self.clock() - start
+            if now + 1e-4 < due:
+                continue  # not time for a step yet: grabbed, never decoded
+            frame = dt = None
+            if need is None or need():
+                frame, dt = self._retrieve(f"{self.uri} frame {idx}")
+            yield SampledFrame(k, now, frame, dt, idx, now)
+            k += 1
+            due += self.sps
+            now = self.clock() - start
+            if now > due + self.sps:  # more than a step behind: drop the missed slots
+                due = now
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(kind=self.kind, fps=self.fps, reconnects=self.reconnects)
+        return d
+
+
+# =============================================================================== factory
+def open_source(uri: Any, seconds_per_step: float, **kw: Any) -> FrameSource:
+    """Open ``uri`` (see the module doc) for sampling every ``seconds_per_step`` seconds.
+
+    Keyword arguments go to :class:`CaptureSource` (``open_tries``, ``reconnect_tries``,
+    ``backoff_s``, ``backoff_max_s``, ``capture_factory``, ``clock``, ``sleep``, ``log``) or to
+    :class:`SyntheticSource` (``clock``, ``sleep``)."""
+    s = str(uri).strip()
+    if not s:
+        raise SourceError("empty source URI")
+    kind = classify_uri(s)
+    if kind == "synthetic":
+        kw = {k: v for k, v in kw.items() if k in ("clock", "sleep")}
+        return SyntheticSource(s, seconds_per_step, **kw)
+    return CaptureSource(s, seconds_per_step, kind=kind, **kw)
+
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+def list_videos(root: str | os.PathLike) -> list[tuple[Path, str | None]]:
+    """A video file → [(file, None)]; a folder → every video under it, labelled by its parent
+    folder's name when the layout is ``root/<class>/*.mp4`` (else None)."""
+    p = Path(root)
+    if p.is_file():
+        return [(p, None)]
+    if not p.is_dir():
+        raise SourceError(f"{p}: no such video file or folder")
+    out = []
+    for f in sorted(p.rglob("*")):
+        if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS:
+            label = f.parent.name if f.parent != p else None
+            out.append((f, label))
+    if not out:
+        raise SourceError(f"{p}: no video files ({', '.join(VIDEO_EXTENSIONS)}) under this folder")
+    return out
+
+
+class ClipSampledSource(FrameSource):
+    """A video file sampled like an evaluation clip: ``T`` frames at the centres of ``T`` equal
+    segments (frame ``floor((k + 0.5)·n / T)`` of ``n``), whatever its duration. The other frames
+    are grabbed, never retrieved. ``t`` is ``k · seconds_per_step``."""
+
+    live = False
+
+    def __init__(self, path: str | os.PathLike, frames_per_clip: int, seconds_per_step: float,
+                 quiet: bool = False) -> None:
+        super().__init__(seconds_per_step)
+        if frames_per_clip < 1:
+            raise ValueError(f"frames_per_clip must be >= 1, got {frames_per_clip}")
+        self.T = int(frames_per_clip)
+        self._src = CaptureSource(str(path), seconds_per_step, kind="file", quiet=quiet)
+        self.uri = self._src.uri
+        self.n = self._count()
+
+    def _count(self) -> int:
+        import cv2
+        n = 0
+        with quiet_stderr() if self._src.quiet else _null_ctx():
+            while self._src.cap.grab():
+                n += 1
+        if n == 0:
+            raise SourceError(f"{self.uri}: no decodable video frames (corrupt or empty file)")
+        self._src.close()
+        self._src._open_with_retries(1)
+        self.fps = self._src.fps
+        _ = cv2
+        return n
+
+    def indices(self) -> list[int]:
+        return [min(self.n - 1, int(math.floor((k + 0.5) * self.n / self.T))) for k in range(self.T)]
+
+    def frames(self, need: Callable[[], bool] | None = None) -> Iterator[SampledFrame]:
+        cap = self._src.cap
+        idx = -1
+        for k, want in enumerate(self.indices()):
+            while idx < want:
+                if not cap.grab():
+                    raise SourceError(f"{self.uri}: frame {idx + 1} could not be read (file changed?)")
+                idx += 1
+                self.grabbed += 1
+            frame = dt = None
+            if need is None or need():
+                frame, dt = self._src._retrieve(f"{self.uri} frame {idx}")
+                self.decoded += 1
+            yield SampledFrame(k, k * self.sps, frame, dt, idx, idx / self.fps if self.fps else None)
+
+    def close(self) -> None:
+        self._src.close()
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(kind="clip", frames_per_clip=self.T, frame_count=self.n)
+        return d
+
+
+@contextmanager
+def _null_ctx() -> Iterator[None]:
+    yield

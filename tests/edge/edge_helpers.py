@@ -1,0 +1,130 @@
+"""Helpers shared by the edge tests (no torch; numpy + OpenCV)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def frame_of(i: int, h: int = 72, w: int = 96) -> np.ndarray:
+    """Deterministic BGR frame ``i``: colour ramp + a moving disc + the index in the red channel."""
+    import cv2
+    f = np.zeros((h, w, 3), np.uint8)
+    f[:] = ((i * 5) % 256, 90, 255 - (i * 5) % 256)
+    cv2.circle(f, ((8 + 3 * i) % w, h // 2), max(4, h // 6), (255, 255, 255), -1)
+    return f
+
+
+def write_video(path: Path, frames: int = 36, fps: float = 12, size: tuple = (96, 72)) -> Path:
+    import cv2
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    assert w.isOpened(), f"cannot write {path}"
+    for i in range(frames):
+        w.write(frame_of(i, size[1], size[0]))
+    w.release()
+    return path
+
+
+def run_script(args: list[str], timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` from the repository root, like a user would."""
+    e = dict(os.environ)
+    e.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+class ScriptedPolicy:
+    """A policy 'engine' returning scripted outputs: ``script`` = list of (action_logits,
+    class_logits); h' = h + 1 so tests can see the state being carried."""
+
+    name = "scripted"
+
+    def __init__(self, script, hidden: int = 4, size: int = 24):
+        self.script = [(np.asarray(a, np.float32), np.asarray(c, np.float32)) for a, c in script]
+        self.hidden = hidden
+        self.size = size
+        self.calls = 0
+        self.seen_h: list[np.ndarray] = []
+        self.seen_sizes: list[int] = []
+
+    def frame_size(self):
+        return self.size
+
+    def input_specs(self):
+        return []
+
+    def run(self, inputs):
+        a, c = self.script[self.calls % len(self.script)]
+        self.calls += 1
+        self.seen_h.append(np.array(inputs["h"], np.float32).copy())
+        self.seen_sizes.append(inputs["frame"].shape[1])
+        h = np.asarray(inputs["h"], np.float32) + 1
+        return {"action_logits": a[None], "class_logits": c[None], "h": h, "c": np.asarray(inputs["c"]) * 0}
+
+
+class ScriptedBackbone:
+    name = "scripted"
+
+    def __init__(self, logits_fn, size: int):
+        self.logits_fn = logits_fn
+        self.size = size
+        self.calls = 0
+        self.seen_sizes: list[int] = []
+
+    def frame_size(self):
+        return self.size
+
+    def input_specs(self):
+        return []
+
+    def run(self, inputs):
+        self.calls += 1
+        self.seen_sizes.append(inputs["frame"].shape[1])
+        return {"class_logits": np.asarray(self.logits_fn(self.calls - 1), np.float32)[None]}
+
+
+def dummy_artifact_model(folder: Path, *, corrupt: str | None = None, missing: str | None = None) -> Path:
+    """A fake-manifest model folder whose litert/fp32 artifacts are placeholder files with correct
+    sha256 — except ``corrupt`` (file altered after export) and ``missing`` (file deleted)."""
+    import hashlib
+
+    from edge_runtime.backends.fake import fake_artifact, fake_manifest
+    from edge_runtime.manifest import Manifest
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    m = fake_manifest()
+    d = m.to_dict()
+    ids = ["policy"] + [a.backbone for a in m.actions[: m.num_resolutions - 1]]
+    arts = []
+    for i in ids:
+        a = fake_artifact(m, i)
+        data = f"placeholder {i}".encode()
+        a.file = f"{i}_fp32.tflite"
+        a.sha256 = hashlib.sha256(data).hexdigest()
+        a.bytes = len(data)
+        a.extra = {}
+        (folder / a.file).write_bytes(data)
+        ad = Manifest.to_dict(Manifest(**{**m.__dict__, "artifacts": [a]}))["artifacts"][0]
+        arts.append(ad)
+    d["artifacts"] = arts
+    Manifest.from_dict(d).save(folder)
+    if corrupt:
+        (folder / f"{corrupt}_fp32.tflite").write_bytes(b"tampered")
+    if missing:
+        (folder / f"{missing}_fp32.tflite").unlink()
+    return folder

@@ -1,0 +1,79 @@
+"""bench.py: adaptive vs uniform vs smallest, side by side, on labelled clips."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from edge_helpers import run_script, write_video
+
+from edge_runtime import bench
+
+
+@pytest.fixture(scope="module")
+def labelled_videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench_videos")
+    for k, cls in enumerate(("class_0", "Class 3", "unknown_thing")):
+        write_video(root / cls / f"v{k}.mp4", frames=24 + 6 * k, fps=12)
+    return root
+
+
+def test_bench_fake_backend_json(tmp_path, fake_model_dir, labelled_videos, capsys):
+    out = tmp_path / "bench.json"
+    rc = bench.main(["--model", str(fake_model_dir), "--backend", "fake", "--video", str(labelled_videos),
+                     "--json", str(out), "--warmup", "1"])
+    stdout, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "unknown_thing" in err                   # unmatched folder: speed only
+    r = json.loads(out.read_text())
+    assert r["videos"] == 3 and r["labelled_videos"] == 2
+    assert set(r["methods"]) == {"adaptive", "uniform", "smallest"}
+    steps = {m: v["steps"] for m, v in r["methods"].items()}
+    assert len(set(steps.values())) == 1 and steps["uniform"] == 8 + 10 + 12
+    u, a, s = r["methods"]["uniform"], r["methods"]["adaptive"], r["methods"]["smallest"]
+    assert u["gmacs_vs_uniform"] == pytest.approx(1.0)
+    assert s["gmacs_per_frame"] < u["gmacs_per_frame"]
+    assert u["decoded_frames"] == u["steps"] and a["decoded_frames"] <= a["steps"]
+    for v in (u, a, s):
+        assert v["processed_fps"] > 0 and v["end_to_end_fps"] > 0
+        assert v["ms_per_step_p50"] <= v["ms_per_step_p95"]
+        assert v["labelled_clips"] == 2 and 0 <= v["accuracy"] <= 1
+    assert r["speedup"] == pytest.approx(a["processed_fps"] / u["processed_fps"])
+    assert r["gmacs_ratio"] == pytest.approx(a["gmacs_per_frame"] / u["gmacs_per_frame"])
+    assert sum(a["actions"].values()) == a["steps"]
+    assert "speedup" in stdout and "adaptive" in stdout
+
+
+def test_bench_clip_sampling_and_method_subset(fake_model_dir, labelled_videos, capsys):
+    rc = bench.main(["--model", str(fake_model_dir), "--backend", "fake", "--video", str(labelled_videos),
+                     "--sampling", "clip", "--methods", "uniform,adaptive", "--max-clips", "2", "--quiet",
+                     "--json", "/dev/null"])
+    assert rc == 0, capsys.readouterr().err
+
+
+def test_bench_bad_inputs(fake_model_dir, tmp_path, capsys):
+    rc = bench.main(["--model", str(fake_model_dir), "--backend", "fake", "--video", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no such video file or folder" in err and "Traceback" not in err
+    rc = bench.main(["--model", str(fake_model_dir), "--backend", "fake", "--video", str(tmp_path),
+                     "--methods", "adaptive,random"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "random" in err
+
+
+def test_bench_runs_as_a_script(fake_model_dir, labelled_videos, tmp_path):
+    out = tmp_path / "b.json"
+    r = run_script(["edge_runtime/bench.py", "--model", str(fake_model_dir), "--backend", "fake", "--video",
+                    str(labelled_videos / "class_0"), "--json", str(out), "--warmup", "0"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["videos"] == 1
+
+
+def test_bench_real_engine(engine_models, tmp_path, capsys):
+    write_video(tmp_path / "act0" / "a.mp4", frames=36, fps=12)
+    out = tmp_path / "r.json"
+    rc = bench.main(["--model", str(engine_models), "--video", str(tmp_path), "--threads", "1", "--json", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    r = json.loads(out.read_text())
+    assert r["backend"] == "litert" and r["methods"]["adaptive"]["labelled_clips"] == 1
+    assert r["engines"]["policy"]["engine"] in ("ai_edge_litert", "tflite_runtime", "tensorflow")

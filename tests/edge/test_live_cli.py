@@ -1,0 +1,162 @@
+"""live.py: headless JSON lines, summary, recording, and every bad input → one message, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from edge_helpers import dummy_artifact_model, json_lines, run_script
+
+from edge_runtime import live
+
+EVENT_KEYS = {"step", "t", "kind", "action", "action_name", "top_k", "label", "ms", "gmacs"}
+
+
+def run_main(capsys, *argv):
+    rc = live.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_clean_error(rc, err, *needles):
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("arnet-live: error:")
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+def test_headless_json_lines_and_summary(capsys, fake_model_dir, tmp_path):
+    out_json = tmp_path / "summary.json"
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source",
+                            "synthetic://bars?size=96x72&frames=300", "--headless", "--max-steps", 25,
+                            "--no-power", "--json-out", out_json, "--top-k", 2, "--window", 4)
+    assert rc == 0, err
+    recs = json_lines(out)
+    events, summary = recs[:-1], recs[-1]["summary"]
+    assert len(events) == 25
+    for i, e in enumerate(events):
+        assert EVENT_KEYS <= set(e), e
+        assert e["step"] == i and e["t"] == pytest.approx(0.25 * i)
+        assert e["kind"] in ("resolution", "skip", "skipped")
+        if e["kind"] == "resolution":
+            assert "resolution" in e and {"resize", "policy", "backbone", "step"} <= set(e["ms"])
+        else:
+            assert "skip" in e
+        assert len(e["top_k"]) <= 2
+    assert summary["steps"] == 25
+    for stage in ("policy", "step"):
+        assert {"p50_ms", "p95_ms"} <= set(summary["latency_ms"][stage])
+    assert sum(summary["actions"].values()) == 25
+    assert summary["uniform_gmacs_per_frame"] > 0 and "gmacs_per_frame" in summary
+    assert "policy" in summary["ms_per_gmac"]
+    assert summary["source"]["decoded"] <= 25
+    assert json.loads(out_json.read_text())["steps"] == 25
+    assert "GMACs/frame" in err                  # the human summary goes to stderr
+
+
+def test_record_writes_the_annotated_stream(capsys, fake_model_dir, tmp_path):
+    import cv2
+    rec = tmp_path / "out.mp4"
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source",
+                            "synthetic://bars?size=128x96&frames=300", "--headless", "--max-steps", 12,
+                            "--record", rec, "--no-power", "--quiet")
+    assert rc == 0, err
+    cap = cv2.VideoCapture(str(rec))
+    n = 0
+    while cap.grab():
+        n += 1
+    assert n == 12 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 128
+
+
+def test_window_mode_without_gui_falls_back_to_headless(capsys, fake_model_dir):
+    if live._gui_available():
+        pytest.skip("this OpenCV has a GUI")
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source",
+                            "synthetic://?frames=40", "--max-steps", 3, "--no-power", "--quiet")
+    assert rc == 0 and "no GUI" in err and len(json_lines(out)) == 4
+
+
+def test_video_file_source(capsys, fake_model_dir, small_video):
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", small_video,
+                            "--headless", "--no-power", "--quiet")
+    assert rc == 0, err
+    assert len(json_lines(out)) == 12 + 1       # 3 s clip at 0.25 s/step + summary
+
+
+@pytest.mark.parametrize("case", ["bad_json", "bad_field", "no_manifest"])
+def test_bad_manifest(capsys, tmp_path, case):
+    d = tmp_path / "m"
+    d.mkdir()
+    if case == "bad_json":
+        (d / "manifest.json").write_text("{not json")
+        needle = "not valid JSON"
+    elif case == "bad_field":
+        from edge_runtime.backends.fake import fake_manifest
+        raw = fake_manifest().to_dict()
+        raw["resolutions"] = [24, 64, 48, 32]
+        (d / "manifest.json").write_text(json.dumps(raw))
+        needle = "resolutions"
+    else:
+        needle = "no manifest"
+    rc, out, err = run_main(capsys, "--model", d, "--backend", "fake", "--headless")
+    assert_clean_error(rc, err, needle)
+
+
+def test_sha_mismatch_and_missing_artifact(capsys, tmp_path):
+    d = dummy_artifact_model(tmp_path / "a", corrupt="backbone_64")
+    rc, out, err = run_main(capsys, "--model", d, "--headless", "--source", "synthetic://")
+    assert_clean_error(rc, err, "sha256 mismatch", "backbone_64")
+    d = dummy_artifact_model(tmp_path / "b", missing="backbone_32")
+    rc, out, err = run_main(capsys, "--model", d, "--headless", "--source", "synthetic://")
+    assert_clean_error(rc, err, "missing", "backbone_32")
+
+
+def test_unknown_backend_and_precision_list_the_choices(capsys, tmp_path, fake_model_dir):
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "tensorflow", "--headless")
+    assert_clean_error(rc, err, "unknown backend 'tensorflow'", "litert, onnxruntime, executorch, torch")
+    d = dummy_artifact_model(tmp_path / "a")
+    rc, out, err = run_main(capsys, "--model", d, "--precision", "int4", "--headless")
+    assert_clean_error(rc, err, "unknown precision 'int4'", "fp32, fp16, int8", "has fp32")
+    rc, out, err = run_main(capsys, "--model", d, "--precision", "int8", "--headless")
+    assert_clean_error(rc, err, "no int8 artifacts", "fp32")
+    rc, out, err = run_main(capsys, "--model", d, "--backend", "onnxruntime", "--headless")
+    assert_clean_error(rc, err, "no artifacts for backend 'onnxruntime'", "litert")
+
+
+def test_camera_and_video_failures(capsys, fake_model_dir, tmp_path):
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", "93",
+                            "--headless", "--no-power")
+    assert_clean_error(rc, err, "93", "cannot open the camera")
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\xff" * 3000)
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", bad,
+                            "--headless", "--no-power")
+    assert_clean_error(rc, err, "broken.mp4")
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source",
+                            tmp_path / "absent.mp4", "--headless", "--no-power")
+    assert_clean_error(rc, err, "absent.mp4", "no such video file")
+
+
+def test_bad_numbers(capsys, fake_model_dir):
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--threads", 0,
+                            "--headless")
+    assert_clean_error(rc, err, "--threads")
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--top-k", 0,
+                            "--headless", "--source", "synthetic://")
+    assert_clean_error(rc, err, "--top-k")
+    with pytest.raises(SystemExit) as e:          # argparse: usage + message, exit 2
+        live.main(["--model", str(fake_model_dir), "--threads", "many"])
+    assert e.value.code == 2
+
+
+def test_runs_as_a_script_and_errors_without_traceback(fake_model_dir):
+    r = run_script(["edge_runtime/live.py", "--model", str(fake_model_dir), "--backend", "fake",
+                    "--source", "synthetic://?size=64x48&frames=100", "--headless", "--max-steps", "4",
+                    "--no-power", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert len(json_lines(r.stdout)) == 5
+    r = run_script(["edge_runtime/live.py", "--model", str(fake_model_dir), "--backend", "nope"])
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "unknown backend" in r.stderr

@@ -1,0 +1,110 @@
+"""The runtime on a real exported tiny model (``--artifacts DIR`` / ``ARNET_TEST_ARTIFACTS``, made by
+``python -m convert.export_all --tiny --out DIR``): every backend x precision the folder has and
+this venv can run loads (sha256 checked), streams, predicts clips; fp32 engines agree; the CLIs
+work end to end; a golden trace recorded from it replays. Skipped without artifacts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from edge_helpers import json_lines, run_script, write_video
+
+from edge_runtime import golden
+from edge_runtime.backends import installed_backends
+from edge_runtime.manifest import load_manifest
+from edge_runtime.pipeline import AdaptivePipeline
+from edge_runtime.sources import open_source
+
+
+def combos(folder):
+    m = load_manifest(folder)
+    have = set(installed_backends())
+    out = []
+    for be in m.backends():
+        if be not in have:
+            continue
+        if be == "executorch" and importlib.util.find_spec("torch") is None:
+            continue
+        for prec in m.precisions(be):
+            out.append((be, prec))
+    if not out:
+        pytest.skip(f"no backend of {m.backends()} is installed here")
+    return out
+
+
+def frames_of(uri, sps, n=None):
+    out = [sf.frame for sf in open_source(uri, sps).frames()]
+    return out[:n] if n else out
+
+
+def test_manifest_verifies(tiny_artifacts):
+    m = load_manifest(tiny_artifacts, verify=True)
+    assert m.artifacts and m.num_resolutions >= 2
+
+
+def test_every_backend_and_precision_streams(tiny_artifacts):
+    m = load_manifest(tiny_artifacts)
+    frames = frames_of("synthetic://bars?size=160x120&frames=240", m.sampling["seconds_per_step"])
+    for be, prec in combos(tiny_artifacts):
+        p = AdaptivePipeline(tiny_artifacts, backend=be, precision=prec, threads=1, device="cpu")
+        evs = [p.step(f if p.needs_frame() else None) for f in frames]
+        assert {e.kind for e in evs} <= {"resolution", "skip", "skipped"}
+        probs, cevs = p.predict_clip(frames[: m.sampling["frames_per_clip"]])
+        assert probs is not None and np.all(np.isfinite(probs)), (be, prec)
+        if not m.multi_label:
+            assert abs(probs.sum() - 1) < 1e-9
+        assert len(cevs) == m.sampling["frames_per_clip"]
+
+
+def test_fp32_engines_agree(tiny_artifacts):
+    fp32 = [be for be, prec in combos(tiny_artifacts) if prec == "fp32"]
+    if len(fp32) < 2:
+        pytest.skip(f"only {fp32} fp32 engines here")
+    m = load_manifest(tiny_artifacts)
+    frames = frames_of("synthetic://noise?size=128x128&frames=200", m.sampling["seconds_per_step"],
+                       n=m.sampling["frames_per_clip"])
+    res = {}
+    for be in fp32:
+        p = AdaptivePipeline(tiny_artifacts, backend=be, precision="fp32", threads=1, device="cpu")
+        probs, evs = p.predict_clip(frames)
+        res[be] = ([e.action for e in evs], probs)
+    ref_be = fp32[0]
+    for be, (acts, probs) in res.items():
+        assert acts == res[ref_be][0], (be, ref_be)
+        np.testing.assert_allclose(probs, res[ref_be][1], atol=1e-3, err_msg=f"{be} vs {ref_be}")
+
+
+def test_live_headless_on_the_real_model(tiny_artifacts):
+    be, prec = combos(tiny_artifacts)[0]
+    r = run_script(["edge_runtime/live.py", "--model", str(tiny_artifacts), "--backend", be, "--precision", prec,
+                    "--source", "synthetic://bars?size=160x120", "--headless", "--max-steps", "20",
+                    "--threads", "1", "--no-power", "--quiet", "--device", "cpu"])
+    assert r.returncode == 0, r.stderr
+    recs = json_lines(r.stdout)
+    assert len(recs) == 21 and "summary" in recs[-1]
+    assert recs[-1]["summary"]["steps"] == 20
+
+
+def test_bench_on_the_real_model(tiny_artifacts, tmp_path):
+    m = load_manifest(tiny_artifacts)
+    write_video(tmp_path / m.labels[0] / "a.mp4", frames=24, fps=12)
+    be, prec = combos(tiny_artifacts)[0]
+    out = tmp_path / "bench.json"
+    r = run_script(["edge_runtime/bench.py", "--model", str(tiny_artifacts), "--backend", be, "--precision", prec,
+                    "--video", str(tmp_path), "--json", str(out), "--threads", "1", "--device", "cpu"])
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert res["methods"]["adaptive"]["labelled_clips"] == 1 and res["speedup"] > 0
+
+
+def test_golden_trace_from_the_real_model_replays(tiny_artifacts, tmp_path):
+    be, prec = combos(tiny_artifacts)[0]
+    p = AdaptivePipeline(tiny_artifacts, backend=be, precision=prec, threads=1, device="cpu")
+    clips = [open_source("synthetic://bars?size=128x96&frames=160", p.seconds_per_step).frames(p.needs_frame),
+             open_source("synthetic://noise?size=96x96&frames=80", p.seconds_per_step).frames(p.needs_frame)]
+    tr = golden.record(p, clips, name="real")
+    assert golden.replay(tr) == []
+    golden.write(tr, tmp_path / "real.json")

@@ -1,0 +1,260 @@
+"""Sources: URIs, timestamp sampling, skipped frames not decoded, errors, reconnect/backoff."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from edge_helpers import write_video
+
+from edge_runtime.sources import (CaptureSource, ClipSampledSource, SourceError, classify_uri,
+                                  list_videos, open_source, to_rgb)
+
+
+def test_classify_uri():
+    assert classify_uri("0") == "camera"
+    assert classify_uri("/dev/video2") == "v4l2"
+    assert classify_uri("csi://0") == "csi"
+    assert classify_uri("rtsp://cam.local/stream") == "network"
+    assert classify_uri("nvarguscamerasrc ! video/x-raw ! appsink") == "gstreamer"
+    assert classify_uri("synthetic://bars?size=64x48") == "synthetic"
+    assert classify_uri("clips/a.mp4") == "file"
+
+
+# ------------------------------------------------------------------------------ synthetic
+def test_synthetic_samples_by_its_own_clock_and_skips_rendering():
+    src = open_source("synthetic://bars?size=64x48&fps=30&frames=90", 0.25)
+    need = iter([True, False, False, True] * 100)
+    got = list(src.frames(lambda: next(need)))
+    assert len(got) == 12                       # 3 s at 4 samples/s
+    assert [g.t for g in got[:3]] == [0.0, 0.25, 0.5]
+    assert [g.source_index for g in got[:4]] == [0, 8, 15, 23]   # nearest frame (ties → earlier)
+    assert src.decoded == 6 and src.grabbed == 12
+    f = got[0].frame
+    assert f.dtype == np.uint8 and f.shape == (48, 64, 3)
+    assert got[1].frame is None and got[1].decode_ms is None
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_synthetic_gray_and_rgba_become_rgb(channels):
+    src = open_source(f"synthetic://flat?size=32x24&frames=4&channels={channels}", 0.1)
+    fr = next(iter(src.frames())).frame
+    assert fr.shape == (24, 32, 3) and fr.dtype == np.uint8
+
+
+def test_synthetic_bad_query_is_clear():
+    with pytest.raises(SourceError, match="synthetic"):
+        open_source("synthetic://bars?size=axb", 0.25)
+    with pytest.raises(SourceError, match="pattern"):
+        open_source("synthetic://zebra", 0.25)
+
+
+def test_to_rgb_conversions_and_rejections():
+    bgr = np.zeros((4, 5, 3), np.uint8)
+    bgr[..., 0] = 200                             # blue
+    assert to_rgb(bgr)[0, 0].tolist() == [0, 0, 200]
+    assert to_rgb(np.full((4, 5), 7, np.uint8)).shape == (4, 5, 3)
+    assert to_rgb(np.zeros((4, 5, 1), np.uint8)).shape == (4, 5, 3)
+    assert to_rgb(np.zeros((4, 5, 4), np.uint8)).shape == (4, 5, 3)
+    with pytest.raises(SourceError, match="8-bit"):
+        to_rgb(np.zeros((4, 5, 3), np.uint16))
+    with pytest.raises(SourceError, match="shape"):
+        to_rgb(np.zeros((4, 5, 2), np.uint8))
+
+
+# ------------------------------------------------------------------------------ files
+def test_video_file_sampled_by_timestamps_skipped_frames_not_retrieved(small_video):
+    import cv2
+    retrieved = []
+
+    class Spy:
+        def __init__(self, cap):
+            self.cap = cap
+
+        def __getattr__(self, k):
+            return getattr(self.cap, k)
+
+        def retrieve(self):
+            retrieved.append(1)
+            return self.cap.retrieve()
+
+    src = CaptureSource(str(small_video), 0.25, capture_factory=lambda: Spy(cv2.VideoCapture(str(small_video))))
+    assert not src.live and src.fps == pytest.approx(12)
+    pattern = iter([True, False] * 100)
+    got = list(src.frames(lambda: next(pattern)))
+    src.close()
+    assert len(got) == 12                         # 36 frames at 12 fps = 3 s → 12 samples
+    assert [g.source_index for g in got[:5]] == [0, 3, 6, 9, 12]
+    assert [g.t for g in got[:3]] == [0.0, 0.25, 0.5]
+    assert len(retrieved) == 6 == src.decoded     # only the needed half decoded
+    assert got[0].frame.shape == (72, 96, 3) and got[1].frame is None
+    # content check: frame 0 of the file is the RGB version of what was written
+    assert got[0].frame[0, 0, 0] > 200            # the ramp's red channel (BGR → RGB)
+
+
+def test_video_independent_of_fps(tmp_path):
+    v = write_video(tmp_path / "v30.mp4", frames=30, fps=30)
+    got = list(open_source(str(v), 0.25).frames())
+    assert [g.source_index for g in got] == [0, 7, 15, 22]   # 0.233 (nearest, tie → earlier), 0.5, 0.733
+
+
+def test_video_slower_than_sampling_repeats_frames(tmp_path):
+    v = write_video(tmp_path / "v2.mp4", frames=4, fps=2)    # frames at 0, .5, 1, 1.5 s; samples every .25 s
+    src = open_source(str(v), 0.25)
+    got = list(src.frames())
+    assert [g.source_index for g in got] == [0, 0, 1, 1, 2, 2, 3, 3]   # nearest; a tie → the earlier
+    assert src.decoded == 4                       # a repeated frame is decoded once
+
+
+def test_clip_sampling_spreads_T_frames(small_video):
+    src = ClipSampledSource(small_video, 4, 0.25)
+    assert src.n == 36 and src.indices() == [4, 13, 22, 31]
+    got = list(src.frames(lambda: True))
+    assert [g.source_index for g in got] == [4, 13, 22, 31]
+
+
+def test_missing_corrupt_and_directory_files_are_clear(tmp_path):
+    with pytest.raises(SourceError, match="no such video file"):
+        open_source(str(tmp_path / "nope.mp4"), 0.25)
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 500)
+    with pytest.raises(SourceError, match="corrupt.mp4"):
+        src = open_source(str(bad), 0.25, quiet=True)
+        list(src.frames())
+    with pytest.raises(SourceError, match="directory"):
+        open_source(str(tmp_path), 0.25)
+
+
+def test_truncated_file_is_an_error_or_a_short_clip(small_video, tmp_path):
+    data = small_video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 3])
+    try:
+        src = open_source(str(cut), 0.25, quiet=True)
+        frames = list(src.frames())
+    except SourceError as e:
+        assert "cut.mp4" in str(e)
+    else:
+        assert len(frames) <= 12
+
+
+def test_list_videos_with_class_folders(tmp_path, small_video):
+    for c in ("wave", "clap"):
+        (tmp_path / c).mkdir()
+        (tmp_path / c / "a.mp4").write_bytes(small_video.read_bytes())
+    got = list_videos(tmp_path)
+    assert [(p.parent.name, lab) for p, lab in got] == [("clap", "clap"), ("wave", "wave")]
+    assert list_videos(small_video) == [(small_video, None)]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError, match="no video files"):
+        list_videos(tmp_path / "empty")
+
+
+# ------------------------------------------------------------------------------ cameras
+class FakeCap:
+    """A VideoCapture that delivers ``n`` frames then dies (grab() False)."""
+
+    def __init__(self, n=5, opened=True):
+        self.n, self.opened, self.i = n, opened, 0
+
+    def isOpened(self):
+        return self.opened
+
+    def set(self, *a):
+        return True
+
+    def get(self, prop):
+        return 30.0
+
+    def grab(self):
+        if self.i >= self.n:
+            return False
+        self.i += 1
+        return True
+
+    def retrieve(self):
+        return True, np.full((48, 64, 3), self.i, np.uint8)
+
+    def release(self):
+        self.opened = False
+
+
+def test_missing_camera_fails_fast_with_a_clear_message():
+    t0 = time.perf_counter()
+    with pytest.raises(SourceError, match="cannot open the camera"):
+        open_source("97", 0.25, quiet=True)
+    assert time.perf_counter() - t0 < 10
+    with pytest.raises(SourceError, match="no such video device"):
+        open_source("/dev/video97", 0.25)
+
+
+def test_camera_open_retries_are_bounded():
+    sleeps = []
+    opened = []
+
+    def factory():
+        opened.append(1)
+        return FakeCap(opened=False)
+
+    with pytest.raises(SourceError, match="after 3 attempt"):
+        CaptureSource("3", 0.25, kind="camera", open_tries=3, backoff_s=0.1, capture_factory=factory,
+                      sleep=sleeps.append)
+    assert len(opened) == 3 and sleeps == [0.1, 0.2]
+
+
+def test_camera_disappearing_reconnects_with_backoff_then_gives_up():
+    sleeps, logs = [], []
+    caps = [FakeCap(n=3), FakeCap(opened=False), FakeCap(n=2), FakeCap(opened=False),
+            FakeCap(opened=False), FakeCap(opened=False)]
+    clock = iter(range(10_000))
+    src = CaptureSource("0", 1.0, kind="camera", reconnect_tries=3, backoff_s=0.5, backoff_max_s=1.5,
+                        capture_factory=lambda: caps.pop(0), sleep=sleeps.append, log=logs.append,
+                        clock=lambda: float(next(clock)))
+    got = []
+    with pytest.raises(SourceError, match="3 reconnect attempt"):
+        for sf in src.frames():
+            got.append(sf)
+    assert len(got) == 5                          # 3 frames, reconnect, 2 frames, then lost for good
+    assert src.reconnects == 1
+    assert sleeps == [0.5, 1.0, 0.5, 1.0, 1.5]    # exponential, capped, reset after a success
+    assert len(logs) == 5 and "reconnecting" in logs[0]
+
+
+def test_live_source_paces_by_the_wall_clock_and_skips_decoding():
+    t = [0.0]
+
+    def clock():
+        t[0] += 0.1                               # each grab/clock read = 0.1 s
+        return t[0]
+
+    cap = FakeCap(n=40)
+    retrieved = []
+    real = cap.retrieve
+
+    def spy():
+        retrieved.append(cap.i)
+        return real()
+
+    cap.retrieve = spy
+    src = CaptureSource("0", 0.5, kind="camera", capture_factory=lambda: cap, clock=clock,
+                        reconnect_tries=0)
+    need = iter([True, False] * 50)
+    got = []
+    with pytest.raises(SourceError):
+        for sf in src.frames(lambda: next(need)):
+            got.append(sf)
+    assert 4 <= len(got) <= 12                    # ~1 sample per 0.5 s of 40 × ~0.2 s
+    assert all(k * 0.5 - 1e-3 <= g.t < k * 0.5 + 0.5 for k, g in enumerate(got))   # one sample per due slot
+    assert len(retrieved) == (len(got) + 1) // 2
+    assert src.grabbed == 40
+
+
+def test_gstreamer_without_support_is_clear():
+    from edge_runtime.sources import gstreamer_available
+    if gstreamer_available():
+        pytest.skip("this OpenCV has GStreamer")
+    with pytest.raises(SourceError, match="GStreamer"):
+        open_source("videotestsrc ! videoconvert ! appsink", 0.25)
+    with pytest.raises(SourceError, match="GStreamer"):
+        open_source("csi://0", 0.25)
