@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "clip: frames_per_clip frames spread over each video (evaluation rule)")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most N videos")
     ap.add_argument("--max-steps", type=int, default=None, help="at most N sampled frames per clip")
-    ap.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps per method")
+    ap.add_argument("--warmup", type=int, default=3,
+                    help="untimed warm-up steps per method (on the first video, then on random frames)")
     ap.add_argument("--repeat", type=int, default=1, help="passes over the videos")
     ap.add_argument("--quiet", action="store_true", help="no table on stdout")
     ap.add_argument("--debug", action="store_true")
@@ -159,12 +160,15 @@ def run_clip(pipe: Any, path: Path, label: int | None, st: MethodStats, sampling
         st.correct += int(int(np.argmax(scores)) == label)
 
 
-def _warm(pipe: Any, steps: int) -> None:
-    rng = np.random.default_rng(0)
-    s0 = pipe.manifest.resolutions[0]
-    for _ in range(max(0, steps)):
-        f = rng.integers(0, 256, (s0, s0, 3), dtype=np.uint8)
-        pipe.step(f if pipe.needs_frame() else None)
+def _warm(pipe: Any, steps: int, video: Path, sampling: str) -> None:
+    """Untimed: engines (first-call allocations, autotuning) and the decoder/file cache."""
+    if steps > 0:
+        run_clip(pipe, video, None, MethodStats("warm-up"), sampling, steps)
+        rng = np.random.default_rng(0)
+        s0 = pipe.manifest.resolutions[0]
+        for _ in range(steps):
+            f = rng.integers(0, 256, (s0, s0, 3), dtype=np.uint8)
+            pipe.step(f if pipe.needs_frame() else None)
     pipe.clear()
     pipe.reset_telemetry()
 
@@ -196,7 +200,7 @@ def bench(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: folder(s) {unmatched} match no manifest label {man.labels}; "
               f"those clips count for speed, not accuracy", file=sys.stderr)
     for m in methods:
-        _warm(pipes[m], args.warmup)
+        _warm(pipes[m], args.warmup, videos[0][0], args.sampling)
     stats = {m: MethodStats(m) for m in methods}
     k = 0
     for _ in range(args.repeat):

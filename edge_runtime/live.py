@@ -227,10 +227,19 @@ def live(args: argparse.Namespace) -> int:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     if args.window is not None and args.window < 1:
         raise UsageError(f"--window must be >= 1, got {args.window}")
+    for k in ("target_fps", "target_mw"):
+        v = getattr(args, k)
+        if v is not None and not v > 0:
+            raise UsageError(f"--{k.replace('_', '-')} must be > 0, got {v}")
     power = None
     if not args.no_power:
         from edge_runtime.telemetry import PowerMonitor
         power = PowerMonitor.autodetect()
+    if args.target_mw is not None and (power is None or not power.available):
+        raise UsageError("--target-mw needs a power reading, and " + (
+            "--no-power turned it off" if power is None else
+            "no power source was found on this device (Jetson INA3221, Raspberry Pi 5 PMIC, "
+            "/sys/class/power_supply battery); use --target-fps instead"))
     pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
     source = open_source(args.source, pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True)

@@ -160,3 +160,18 @@ def test_runs_as_a_script_and_errors_without_traceback(fake_model_dir):
     assert len(json_lines(r.stdout)) == 5
     r = run_script(["edge_runtime/live.py", "--model", str(fake_model_dir), "--backend", "nope"])
     assert r.returncode == 2 and "Traceback" not in r.stderr and "unknown backend" in r.stderr
+
+
+def test_budget_targets(capsys, fake_model_dir):
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source",
+                            "synthetic://?frames=400", "--headless", "--max-steps", 40, "--no-power", "--quiet",
+                            "--target-fps", 1e9)
+    assert rc == 0, err
+    recs = json_lines(out)
+    assert recs[-1]["summary"]["budget"]["target_fps"] == 1e9
+    assert recs[0]["lambda"] == 0.0 and recs[-2]["lambda"] > 0     # unreachable fps → λ rises
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--headless",
+                            "--no-power", "--target-mw", 3000)
+    assert_clean_error(rc, err, "--target-mw needs a power reading")
+    with pytest.raises(SystemExit):
+        live.main(["--model", str(fake_model_dir), "--target-fps", "5", "--target-mw", "100"])
