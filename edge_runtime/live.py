@@ -256,12 +256,19 @@ def live(args: argparse.Namespace) -> int:
     last_rgb = None
     out = sys.stdout
     t_start = time.perf_counter()
+    t_last = None
+    rate = None  # EMA of the steps actually processed per second (wall clock)
     stop = False
     try:
         for ev_frame in source.frames(pipe.needs_frame):
             if args.max_steps is not None and pipe.steps >= args.max_steps:
                 break
             ev = pipe.step(ev_frame.frame, t=ev_frame.t, decode_ms=ev_frame.decode_ms)
+            now = time.perf_counter()
+            if t_last is not None and now > t_last:
+                r = 1.0 / (now - t_last)
+                rate = r if rate is None else 0.9 * rate + 0.1 * r
+            t_last = now
             if ev_frame.frame is not None:
                 last_rgb = ev_frame.frame
             if headless:
@@ -270,7 +277,7 @@ def live(args: argparse.Namespace) -> int:
             if (not headless or args.record) and last_rgb is not None:
                 img = cv2.cvtColor(last_rgb, cv2.COLOR_RGB2BGR)
                 gpf = pipe.gmacs_total / pipe.steps if pipe.steps else None
-                draw_overlay(img, ev, fps=pipe.measured_fps, gmacs_per_frame=gpf,
+                draw_overlay(img, ev, fps=rate, capacity_fps=pipe.measured_fps, gmacs_per_frame=gpf,
                              uniform_gmacs=pipe.manifest.uniform_cost)
                 if args.record:
                     if writer is None:

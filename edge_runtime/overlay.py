@@ -17,7 +17,8 @@ _FONT = 0  # cv2.FONT_HERSHEY_SIMPLEX
 
 
 def overlay_lines(ev: Any, fps: float | None, gmacs_per_frame: float | None,
-                  uniform_gmacs: float | None) -> list[tuple[str, float, tuple, float | None]]:
+                  uniform_gmacs: float | None, capacity_fps: float | None = None
+                  ) -> list[tuple[str, float, tuple, float | None]]:
     """(text, relative size, BGR colour, score bar or None) per line."""
     lines: list[tuple[str, float, tuple, float | None]] = [
         (ev.label if ev.label is not None else "(collecting)", 1.1, _GREEN, None)]
@@ -31,7 +32,10 @@ def overlay_lines(ev: Any, fps: float | None, gmacs_per_frame: float | None,
         lines.append((f"skipped (skip {ev.skip})", 0.8, _GREY, None))
     ms = ev.ms
     parts = [f"{k} {ms[k]:.1f}" for k in ("decode", "policy", "backbone") if ms.get(k, 0) > 0]
-    lines.append(((f"{fps:.1f} fps  " if fps else "") + "ms: " + (" ".join(parts) or "-"), 0.7, _WHITE, None))
+    rate = f"{fps:.1f} fps" if fps else ""
+    if capacity_fps:
+        rate += f" (max {capacity_fps:.0f})"
+    lines.append(((rate + "  " if rate else "") + "ms: " + (" ".join(parts) or "-"), 0.7, _WHITE, None))
     if gmacs_per_frame is not None:
         s = f"GMACs/frame {gmacs_per_frame:.3f}"
         if uniform_gmacs:
@@ -41,14 +45,16 @@ def overlay_lines(ev: Any, fps: float | None, gmacs_per_frame: float | None,
 
 
 def draw_overlay(img_bgr: np.ndarray, ev: Any, *, fps: float | None = None,
-                 gmacs_per_frame: float | None = None, uniform_gmacs: float | None = None) -> np.ndarray:
+                 gmacs_per_frame: float | None = None, uniform_gmacs: float | None = None,
+                 capacity_fps: float | None = None) -> np.ndarray:
     """Draw ``ev`` (a :class:`edge_runtime.pipeline.StepEvent`) onto ``img_bgr`` in place; returns it.
+    ``fps``: steps per second actually shown; ``capacity_fps``: what the device could sustain.
 
     Sizes follow the frame height; the translucent panel is as wide as its longest line."""
     import cv2
     h, w = img_bgr.shape[:2]
     base = max(0.35, h / 720.0)
-    lines = overlay_lines(ev, fps, gmacs_per_frame, uniform_gmacs)
+    lines = overlay_lines(ev, fps, gmacs_per_frame, uniform_gmacs, capacity_fps)
     pad = int(8 * base) + 2
     sizes = [cv2.getTextSize(t, _FONT, base * s, 1)[0] for t, s, _, _ in lines]
     heights = [sz[1] + int(12 * base) + 2 for sz in sizes]
