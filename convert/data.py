@@ -8,7 +8,12 @@ Sources (``--calib DATA``):
 * any folder: every video file below it, and every folder of ``.jpg``/``.png`` frames (one clip
   per folder), labels unknown (accuracy is then not measured, agreement still is);
 * an ``.npz`` with ``clips`` (N, T, H, W, 3) uint8 RGB and optionally ``labels`` (N,) or
-  (N, C) multi-hot.
+  (N, C) multi-hot;
+* a training config ``.yaml``: its ``data`` section through the training pipeline's own
+  datasets (``train.data.dataset``), calibration from ``train``, validation from ``val``.
+
+Without ``--calib`` the exporter uses the ``data`` section of the checkpoint's ``run_config``
+(the data the model was trained on) when its files exist here.
 
 Clips are sampled like evaluation in training (``train.data.sampling.eval_indices``: the centre
 frame of each of T segments) and preprocessed exactly like the device
@@ -188,8 +193,8 @@ def _load_npz(path: Path, frames: int) -> list[Clip]:
 
 
 def load_export_data(calib: str | os.PathLike | None, *, labels: list[str], frames_per_clip: int,
-                     calib_clips: int = 16, val_clips: int = 16, seed: int = 0,
-                     synthetic_ok: bool = False) -> ExportData:
+                     resolutions: list[int] = (224, 168, 112, 84), calib_clips: int = 16,
+                     val_clips: int = 16, seed: int = 0, synthetic_ok: bool = False) -> ExportData:
     """Calibration and held-out clips from ``calib`` (see the module doc); synthetic clips when
     ``calib`` is None and ``synthetic_ok``."""
     T = int(frames_per_clip)
@@ -203,6 +208,14 @@ def load_export_data(calib: str | os.PathLike | None, *, labels: list[str], fram
                           synthetic_clips(val_clips, T, seed=seed + 1000, num_classes=n),
                           "synthetic", False, ["generated frames (no --calib given)"])
     root = Path(calib)
+    if root.suffix in (".yaml", ".yml") and root.is_file():
+        from train.config import load_yaml
+        data_d = load_yaml(root).get("data")
+        if not isinstance(data_d, dict):
+            raise DataError(f"--calib {root}: the config has no 'data' section")
+        return load_from_data_section(data_d, labels=labels, frames_per_clip=T, resolutions=resolutions,
+                                      calib_clips=calib_clips, val_clips=val_clips, seed=seed,
+                                      where=str(root))
     if not root.exists():
         raise DataError(f"--calib {root}: not found (expected a folder of videos root/<class>/*.mp4, "
                         f"a folder of frame folders, or an .npz of clips)")
@@ -238,6 +251,78 @@ def load_export_data(calib: str | os.PathLike | None, *, labels: list[str], fram
     cal = _load_items(_pick(cal_items, calib_clips, seed), T)
     val = _load_items(_pick(val_items, val_clips, seed + 1), T)
     return ExportData(cal, val, str(root), True, notes)
+
+
+# ------------------------------------------------------------------- training-config data
+def _resolve_paths(data_d: dict, base: Path | None) -> dict:
+    """Make the relative paths of a config's data section exist from here (cwd, then ``base``)."""
+    def fix(v):
+        if isinstance(v, str) and v and not os.path.isabs(v) and not Path(v).exists() and base is not None \
+                and (base / v).exists():
+            return str(base / v)
+        return v
+    out = {}
+    for k, v in data_d.items():
+        if isinstance(v, dict):
+            out[k] = {kk: fix(vv) if kk in ("root", "list_file", "classes_file") else vv for kk, vv in v.items()}
+        else:
+            out[k] = fix(v) if k in ("root", "list_file", "classes_file") else v
+    return out
+
+
+def data_section_usable(data_d: dict | None) -> bool:
+    """True when a training config's ``data`` section names a train split that exists here."""
+    if not isinstance(data_d, dict) or "train" not in data_d:
+        return False
+    d = _resolve_paths(data_d, Path(__file__).resolve().parents[1])
+    root = (d.get("train") or {}).get("root") or d.get("root")
+    lst = (d.get("train") or {}).get("list_file")
+    return bool((lst and Path(lst).is_file()) or (root and Path(root).is_dir()))
+
+
+def load_from_data_section(data_d: dict, *, labels: list[str], frames_per_clip: int,
+                           resolutions: list[int], calib_clips: int, val_clips: int, seed: int = 0,
+                           where: str = "data") -> ExportData:
+    """Clips from a training config's ``data`` section (the training pipeline's own datasets,
+    eval-mode sampling): calibration from ``train``, validation from ``val`` (else held out)."""
+    from train.data.dataset import build_dataset
+    from train.train import data_config
+    d = _resolve_paths(data_d, Path(__file__).resolve().parents[1])
+    T = int(frames_per_clip)
+
+    def ds_for(split):
+        return build_dataset(data_config(d, split, list(resolutions), "eval"), num_segments=T)
+
+    def clips_of(ds, n, sd, exclude=()):
+        items = [(i, list(ds.records[i].labels) if ds.multi_label else ds.records[i].label)
+                 for i in range(len(ds)) if i not in exclude]
+        out = []
+        for i, lab in _pick(items, n, sd):
+            frames, _ = ds.load_frames(i)
+            m = _label_map(ds.labels, labels)
+            if m is not None:
+                lab = [m[x] for x in lab] if isinstance(lab, list) else m[lab]
+            else:
+                lab = None
+            out.append(Clip(np.stack(frames), lab, ds.path_of(i)))
+        return out
+
+    try:
+        cal_ds = ds_for("train")
+        val_ds = ds_for("val") if "val" in d else None
+    except Exception as e:
+        raise DataError(f"{where}: cannot open the training data ({type(e).__name__}: {e})") from None
+    notes = [f"frames from the training config's data section ({where}): calibration from its "
+             f"train split" + (", validation from its val split" if val_ds is not None else "")]
+    if val_ds is not None:
+        cal = clips_of(cal_ds, calib_clips, seed)
+        val = clips_of(val_ds, val_clips, seed + 1)
+    else:
+        val = clips_of(cal_ds, val_clips, seed + 1)
+        held = {c.source for c in val}
+        cal = [c for c in clips_of(cal_ds, calib_clips + val_clips, seed) if c.source not in held][:calib_clips]
+    src = (d.get("train") or {}).get("list_file") or (d.get("train") or {}).get("root") or d.get("root")
+    return ExportData(cal, val, str(src), True, notes)
 
 
 # ---------------------------------------------------------------------------- module samples

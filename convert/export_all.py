@@ -87,26 +87,13 @@ def load_model(args):
     sampling = {"frames_per_clip": int(sampling["frames_per_clip"]),
                 "seconds_per_step": float(sampling["seconds_per_step"]), **{
                     k: v for k, v in sampling.items() if k not in ("frames_per_clip", "seconds_per_step")}}
+    meta = {k: v for k, v in (ck.meta or {}).items() if k != "cost_table"}
     prov = {"checkpoint": str(path), "checkpoint_sha256": sha256_file(path), "config": cfg.to_dict(),
-            "meta": ck.meta}
+            "meta": meta, "_data_section": (ck.raw.get("run_config") or {}).get("data")}
     name = path.parent.name if path.parent.name not in ("", ".", "runs") else path.stem
     return ck.model.eval(), labels, sampling, prov, name
 
 
-def guess_calib(prov: dict) -> str | None:
-    """A data folder named in the checkpoint's meta that exists here (training data), if any."""
-    meta = prov.get("meta") or {}
-    cands = []
-    for k in ("calib", "data_root", "train_root", "root", "data"):
-        v = meta.get(k)
-        if isinstance(v, dict):
-            cands += [v.get(x) for x in ("root", "train", "train_root", "path")]
-        else:
-            cands.append(v)
-    for c in cands:
-        if isinstance(c, str) and c and Path(c).exists():
-            return c
-    return None
 
 
 # ------------------------------------------------------------------------------- manifest
@@ -182,7 +169,7 @@ def main(argv=None) -> int:
 def _main(argv) -> int:
     t_start = time.perf_counter()
     args = parse_args(argv)
-    from convert.data import DataError
+    from convert.data import DataError, data_section_usable, load_from_data_section
     from convert.formats import FORMATS, FormatSelectionError, select_formats
     try:
         fmt_names = select_formats(args.formats)
@@ -211,15 +198,20 @@ def _main(argv) -> int:
     from edge_runtime.manifest import Artifact, Manifest, atomic_write_text, sha256_file
 
     # ---------------------------------------------------------------- data
-    calib = args.calib or (None if args.tiny else guess_calib(prov))
-    if calib and not args.calib:
-        log(f"calibration data from the checkpoint's meta: {calib}")
     n_cal = args.calib_clips or (8 if args.tiny else 16)
     n_val = args.val_clips or (8 if args.tiny else 16)
     T = int(sampling["frames_per_clip"])
+    res = [int(r) for r in model.cfg.resolutions]
+    data_section = prov.pop("_data_section", None)
     try:
-        data = load_export_data(calib, labels=labels, frames_per_clip=T, calib_clips=n_cal,
-                                val_clips=n_val, seed=args.seed, synthetic_ok=True)
+        if not args.calib and not args.tiny and data_section_usable(data_section):
+            log("calibration/validation frames: the checkpoint's training data (run_config.data)")
+            data = load_from_data_section(data_section, labels=labels, frames_per_clip=T, resolutions=res,
+                                          calib_clips=n_cal, val_clips=n_val, seed=args.seed,
+                                          where=f"{prov['checkpoint']}:run_config.data")
+        else:
+            data = load_export_data(args.calib, labels=labels, frames_per_clip=T, resolutions=res,
+                                    calib_clips=n_cal, val_clips=n_val, seed=args.seed, synthetic_ok=True)
     except DataError as e:
         raise UsageError(str(e)) from None
     calib_ok = data.real or args.tiny or args.allow_synthetic_calib

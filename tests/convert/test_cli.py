@@ -99,3 +99,23 @@ def test_checkpoint_export_and_int8_without_calibration(tmp_path, capsys):
     assert m.sampling == {"frames_per_clip": 4, "seconds_per_step": 0.5}
     assert {a.format for a in m.artifacts} == {"onnx"}
     assert "--calib" in m.validation["formats"]["pte-int8"]["error"]
+
+
+def test_calibration_data_sources(tmp_path):
+    import numpy as np
+
+    from convert.data import DataError, load_export_data, synthetic_clips
+    a = synthetic_clips(3, 4, seed=3)
+    b = synthetic_clips(3, 4, seed=3)
+    assert all(np.array_equal(x.frames, y.frames) for x, y in zip(a, b))
+    assert a[0].frames.shape == (4, 72, 96, 3) and a[0].view(24).shape == (4, 24, 24, 3)
+    clips = np.stack([c.frames for c in synthetic_clips(6, 10, seed=1)])
+    np.savez(tmp_path / "clips.npz", clips=clips, labels=np.arange(6) % 3)
+    d = load_export_data(tmp_path / "clips.npz", labels=["a", "b", "c"], frames_per_clip=5)
+    assert d.real and len(d.calib) == 3 and len(d.val) == 3
+    assert d.calib[0].frames.shape == (5, 72, 96, 3) and d.val[0].label in (0, 1, 2)
+    assert not {c.source for c in d.calib} & {c.source for c in d.val}  # held out
+    with pytest.raises(DataError, match="not found"):
+        load_export_data(tmp_path / "nope", labels=["a"], frames_per_clip=4)
+    with pytest.raises(DataError, match="--calib"):
+        load_export_data(None, labels=["a"], frames_per_clip=4)
