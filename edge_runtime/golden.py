@@ -205,11 +205,13 @@ def near_ties(trace: dict, eps: float = 1e-12) -> list[str]:
 
 def record(pipe: Any, clips: Iterable[Iterable[Any]], *, name: str, description: str = "",
            lam: float = 0.0, clip: bool = False, generator: str = "edge_runtime/golden.py",
-           max_steps: int | None = None) -> dict:
+           max_steps: int | None = None, state: bool | None = None) -> dict:
     """Run ``pipe`` (an :class:`~edge_runtime.pipeline.AdaptivePipeline`) over ``clips`` — each an
     iterable of :class:`~edge_runtime.sources.SampledFrame` or of uint8 RGB frames — and return
     the trace. Each clip after the first starts with ``clear()``. ``clip=True`` (one clip) adds
-    the clip prediction."""
+    the clip prediction. ``state``: record the policy's ``h``/``c`` (default: when ``hidden`` <= 64,
+    which keeps traces of real models small, as GOLDEN_FORMAT.md asks)."""
+    keep_state = pipe.manifest.hidden <= 64 if state is None else bool(state)
     from edge_runtime.pipeline import FixedLambda
     pipe.record_outputs = True
     pipe.budget = FixedLambda(pipe.manifest, lam) if lam else None
@@ -235,7 +237,8 @@ def record(pipe: Any, clips: Iterable[Iterable[Any]], *, name: str, description:
             first = False
             out = ev.outputs or {}
             pol, bb = out.get("policy"), out.get("backbone")
-            st["policy"] = None if pol is None else {k: _f32_list(v) for k, v in pol.items()}
+            st["policy"] = None if pol is None else {k: _f32_list(v) for k, v in pol.items()
+                                                     if keep_state or k not in ("h", "c")}
             st["backbone"] = None if bb is None else {"id": bb["id"], "class_logits": _f32_list(bb["class_logits"])}
             st["expect"] = {"kind": ev.kind, "action": ev.action, "top": [[i, s] for i, s in ev.top],
                             "label": ev.label,
@@ -263,7 +266,7 @@ def write(trace: dict, out: str | Path) -> Path:
     from edge_runtime.manifest import atomic_write_text
     check(trace, str(out))  # never write a trace that does not replay
     p = Path(out)
-    atomic_write_text(p, json.dumps(trace, indent=1) + "\n")
+    atomic_write_text(p, json.dumps(trace, indent=1, allow_nan=False) + "\n")
     return p
 
 
@@ -287,6 +290,8 @@ def build_parser():
     ap.add_argument("--lambda", dest="lam", type=float, default=0.0, help="fixed budget λ")
     ap.add_argument("--clip", action="store_true", help="one clip: also record predict_clip's scores")
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--state", choices=("auto", "yes", "no"), default="auto",
+                    help="record the policy's h/c (auto: when hidden <= 64)")
     ap.add_argument("--seed", type=int, default=0, help="fake backend seed")
     ap.add_argument("--debug", action="store_true")
     return ap
@@ -309,7 +314,7 @@ def _golden(args) -> int:
                                     + ", ".join(Path(v).name for v in args.video))
         tr = record(pipe, clips, name=name, description=desc, lam=args.lam, clip=args.clip,
                     generator=f"python -m edge_runtime.golden --backend {args.backend} --precision {args.precision}",
-                    max_steps=args.max_steps)
+                    max_steps=args.max_steps, state={"auto": None, "yes": True, "no": False}[args.state])
     finally:
         for s in sources:
             s.close()

@@ -165,3 +165,42 @@ if __name__ == "__main__":  # regenerate the committed runtime traces
             for msg in golden.near_ties(tr):
                 print("near tie:", name, msg)
             golden.write(tr, golden.GOLDEN_DIR / f"{name}.json")
+
+
+def test_state_is_left_out_for_big_hidden():
+    m = fake_manifest(hidden=128)
+    p = AdaptivePipeline(m, backend="fake")
+    frames = [sf.frame for sf in open_source("synthetic://?size=64x64&frames=40", 0.25).frames()]
+    tr = golden.record(p, [iter(frames)], name="big")
+    pols = [s["policy"] for s in tr["steps"] if s["policy"]]
+    assert pols and all(set(pol) == {"action_logits", "class_logits"} for pol in pols)
+    assert golden.replay(tr) == []
+    tr = golden.record(p, [iter(frames)], name="big", state=True)
+    assert all("h" in s["policy"] for s in tr["steps"] if s["policy"])
+
+
+def test_int8_codec_matches_the_kotlin_pins():
+    """base.py's adapters produce exactly the bytes android_demo's codec_cases.json pins (the
+    Kotlin int8 codec is tested against the same file)."""
+    import base64
+
+    from edge_runtime.backends.base import EngineTensor, input_adapter, output_adapter
+    path = golden.GOLDEN_DIR.parent / "codec_cases.json"
+    if not path.exists():
+        pytest.skip("codec_cases.json not there")
+    cases = json.loads(path.read_text())["cases"]
+    y, x = np.mgrid[0:8, 0:8]
+    img = np.zeros((8, 8, 3), np.uint8)
+    for ch in range(3):
+        img[..., ch] = ((x * 37 + y * 91 + ch * 53) ^ (x * y + 7 * ch)) & 255
+    for c in cases:
+        q = None if c["quant"] is None else (c["quant"]["scale"], c["quant"]["zero_point"])
+        role = "frame" if c["kind"] == "frame" else "h"
+        t = EngineTensor(role, role, tuple(c["shape"]), np.dtype(c["dtype"]), c["layout"], q)
+        if c["kind"] == "frame":
+            enc = input_adapter(t, c["normalization"])(img[None])
+        else:
+            enc = input_adapter(t, None)(np.asarray(c["values"], np.float32))
+            if c["decoded"] is not None:
+                assert np.asarray(output_adapter(t)(enc), np.float32).reshape(-1).tolist() == c["decoded"], c["name"]
+        assert base64.b64encode(np.ascontiguousarray(enc).tobytes()).decode() == c["bytes_b64"], c["name"]
