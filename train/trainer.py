@@ -59,6 +59,8 @@ class TrainConfig:
     max_steps_per_epoch: int = 0  # 0 = whole epoch (tests/demos cap it)
     eval_every: int = 1
     compile: bool = False
+    freeze_backbone_fraction: float = 0.0  # freeze the first share of every backbone's parameters
+                                           # (pretrained early layers; their BN stays in eval)
 
     def validate(self) -> None:
         for k in ("warmup_epochs", "joint_epochs", "finetune_epochs"):
@@ -158,9 +160,31 @@ def rng_state() -> dict:
     return st
 
 
-def set_trainable(model: nn.Module, stage: str, method: str) -> None:
+def frozen_backbone_params(model: nn.Module, fraction: float) -> set[int]:
+    """ids of the first ``fraction`` of each backbone's parameters (definition order)."""
+    from train.backbones import Backbone
+    ids: set[int] = set()
+    if fraction <= 0:
+        return ids
+    for m in model.modules():
+        if isinstance(m, Backbone):
+            ps = list(m.parameters())
+            ids.update(id(p) for p in ps[:int(len(ps) * fraction)])
+    return ids
+
+
+def freeze_bn_of_frozen(model: nn.Module, frozen: set[int]) -> None:
+    """Keep BatchNorm layers whose parameters are all frozen in eval mode (pretrained stats)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            ps = list(m.parameters())
+            if ps and all(id(p) in frozen for p in ps):
+                m.eval()
+
+
+def set_trainable(model: nn.Module, stage: str, method: str, frozen: set[int] | None = None) -> None:
     for p in model.parameters():
-        p.requires_grad_(True)
+        p.requires_grad_(id(p) not in (frozen or set()))
     if method not in POLICY_METHODS:
         return
     pol = model.policy
@@ -207,6 +231,7 @@ class Trainer:
         if cost_table is not None:
             self.step_cost = torch.tensor([cost_table.policy_step + a for a in cost_table.actions],
                                           device=self.d.device)
+        self.frozen = frozen_backbone_params(self.model, cfg.train.freeze_backbone_fraction)
         self.start_epoch = 0
         self.best = -math.inf
         self.state: dict = {}
@@ -278,7 +303,7 @@ class Trainer:
             else:
                 policy_epoch_g = 0
             if stage != cur_stage:
-                set_trainable(self.model, stage, self.cfg.model.method)
+                set_trainable(self.model, stage, self.cfg.model.method, self.frozen)
                 params = [p for p in self.model.parameters() if p.requires_grad]
                 optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=t.weight_decay)
                 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(n, 1))
@@ -311,6 +336,7 @@ class Trainer:
     def _train_epoch(self, net, optimizer, stage: str, epoch: int, tau: float) -> dict:
         t = self.cfg.train
         self.model.train()
+        freeze_bn_of_frozen(self.model, self.frozen)
         seed = t.seed * 1000 + epoch
         torch.manual_seed(seed)
         loader = self.train_loader_fn(epoch, seed)
