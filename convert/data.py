@@ -104,6 +104,13 @@ def _label_map(classes: list[str], labels: list[str]) -> dict[int, int] | None:
     return {i: i for i in range(len(classes))}
 
 
+def _eval_indices(num_frames: int, num_segments: int) -> np.ndarray:
+    """Centre frame of each of T segments (= ``train.data.sampling.eval_indices``)."""
+    tick = num_frames / num_segments
+    idx = np.floor(tick * (np.arange(num_segments) + 0.5)).astype(np.int64)
+    return np.clip(idx, 0, num_frames - 1)
+
+
 def _read_video(path: str, frames: int) -> np.ndarray:
     from train.data.sampling import eval_indices
     from train.data.video import read_video
@@ -181,8 +188,7 @@ def _load_npz(path: Path, frames: int) -> list[Clip]:
         raise DataError(f"{path}:{key}: expected (N, T, H, W, 3) uint8 RGB, got {arr.dtype} {arr.shape}")
     clips = []
     for i in range(arr.shape[0]):
-        from train.data.sampling import eval_indices
-        f = arr[i][eval_indices(arr.shape[1], frames)]
+        f = arr[i][_eval_indices(arr.shape[1], frames)]
         lab = None
         if labels is not None:
             lab = labels[i].tolist() if np.ndim(labels[i]) else int(labels[i])
