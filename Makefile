@@ -34,14 +34,22 @@ $(EDGE_VENV)/.stamp: requirements-edge-legacy.txt
 	$(EDGE_PY) -m pip install $(PIP_FLAGS) -r requirements-edge-legacy.txt pytest==9.2.0
 	touch $@
 
+TEST_ARTIFACTS := build/test_artifacts
+SOURCES := $(shell find train convert edge_runtime -name '*.py' 2>/dev/null)
+
 test: test-desktop test-edge android-test
 
-test-desktop: venv
-	$(PY) -m pytest -q tests
+# A tiny but real exported model (every format) for the runtime tests of both venvs.
+$(TEST_ARTIFACTS)/manifest.json: $(VENV)/.stamp $(SOURCES)
+	rm -rf $(TEST_ARTIFACTS)
+	$(PY) -m convert.export_all --tiny --out $(TEST_ARTIFACTS) --no-latency
+
+test-desktop: venv $(TEST_ARTIFACTS)/manifest.json
+	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) $(PY) -m pytest -q tests
 
 # The edge tests again, in a venv without torch; a test there that imports torch fails.
-test-edge: venv-edge venv
-	$(EDGE_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
+test-edge: venv-edge $(TEST_ARTIFACTS)/manifest.json
+	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(EDGE_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
 android-test:
 	bash android_demo/core/run_tests.sh
