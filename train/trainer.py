@@ -59,6 +59,7 @@ class TrainConfig:
     max_steps_per_epoch: int = 0  # 0 = whole epoch (tests/demos cap it)
     eval_every: int = 1
     compile: bool = False
+    policy_lr_mult: float = 1.0   # the policy's LSTM + action head learn this much faster
     freeze_backbone_fraction: float = 0.0  # freeze the first share of every backbone's parameters
                                            # (pretrained early layers; their BN stays in eval)
 
@@ -283,6 +284,19 @@ class Trainer:
                 g += 1
         return plan
 
+    def param_groups(self, lr: float) -> list[dict]:
+        """Trainable parameters; the policy's LSTM and action head at ``policy_lr_mult`` x lr."""
+        fast: set[int] = set()
+        if self.cfg.model.method in POLICY_METHODS:
+            fast = {id(p) for m in (self.model.policy.rnn, self.model.policy.action_head)
+                    for p in m.parameters()}
+        slow_p = [p for p in self.model.parameters() if p.requires_grad and id(p) not in fast]
+        fast_p = [p for p in self.model.parameters() if p.requires_grad and id(p) in fast]
+        groups = [{"params": slow_p, "lr": lr}]
+        if fast_p:
+            groups.append({"params": fast_p, "lr": lr * self.cfg.train.policy_lr_mult})
+        return groups
+
     def tau(self, stage: str, epoch_in_policy: int) -> float:
         t = self.cfg.train
         return t.tau0 * math.exp(-t.tau_decay * epoch_in_policy)
@@ -304,8 +318,7 @@ class Trainer:
                 policy_epoch_g = 0
             if stage != cur_stage:
                 set_trainable(self.model, stage, self.cfg.model.method, self.frozen)
-                params = [p for p in self.model.parameters() if p.requires_grad]
-                optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=t.weight_decay)
+                optimizer = torch.optim.AdamW(self.param_groups(lr), lr=lr, weight_decay=t.weight_decay)
                 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(n, 1))
                 net = self.model
                 if self.d.world > 1:
@@ -325,7 +338,9 @@ class Trainer:
             scheduler.step()
             metrics = {"epoch": g, "stage": stage, "tau": tau, "lr": optimizer.param_groups[0]["lr"],
                        **train_stats, "epoch_s": time.time() - t0}
-            if self.val_loader is not None and ((g + 1) % t.eval_every == 0 or g == len(plan) - 1):
+            # warm-up epochs are not validated: the untrained policy's choices mean nothing yet
+            due = (g + 1) % t.eval_every == 0 and stage != "warmup"
+            if self.val_loader is not None and (due or g == len(plan) - 1):
                 from train.evaluation import evaluate_model
                 ev = evaluate_model(self.model, self.val_loader, self.d.device, self.cost_table)
                 metrics.update({f"val_{k}": v for k, v in ev.items() if not isinstance(v, (list, dict))})
