@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -235,7 +236,7 @@ def _main(argv) -> int:
     if not data.real:
         validation["notes"].append("validation/calibration frames are generated (synthetic), not real data")
 
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out)).resolve()
     ctx = ExportContext(specs, work, cal_samples, calib_real=data.real, log=log)
     placed: dict[str, list[Path]] = {}
     failed_any = False
@@ -303,6 +304,7 @@ def _main(argv) -> int:
             except Exception as e:
                 failed_any = True
                 msg = f"{type(e).__name__}: {e}" if not isinstance(e, ExportError) else str(e)
+                msg = re.sub(r"\x1b\[[0-9;]*m", "", msg)
                 frec.update(status="failed", error=msg.strip()[-1500:],
                             traceback=traceback.format_exc()[-3000:],
                             export_s=round(time.perf_counter() - tf0, 2))

@@ -3,8 +3,9 @@
 fp32: ``torch.export`` of the device wrapper -> ``to_edge_transform_and_lower`` with the XNNPACK
 partitioner -> ``to_executorch``. int8: PT2E static quantisation
 (``torchao.quantization.pt2e.quantize_pt2e.prepare_pt2e`` / ``convert_pt2e`` with
-``XNNPACKQuantizer``, symmetric per-channel weights, per-tensor activations), calibrated on our
-samples, then lowered the same way: XNNPACK runs the int8 conv/linear kernels.
+``XNNPACKQuantizer``, symmetric per-channel weights, per-tensor activations, plus conv + ReLU6
+fusion — see ``_quantizer``), calibrated on our samples, then lowered the same way: XNNPACK
+runs the int8 conv/linear kernels.
 
 IO (both precisions): ``forward(frame uint8 NHWC, h float32, c float32)`` positional, outputs in
 the module's order; int8 quantises/dequantises inside (float-IO, like TFLite int8).
@@ -46,19 +47,55 @@ def _lower(ep):
     return edge.to_executorch(), {"xnnpack_partitions": delegated, "portable_ops": sorted(other)}
 
 
-def _quantize(ctx: ExportContext, spec: ModuleSpec, ep_module):
+def _quantizer():
+    """XNNPACKQuantizer that also fuses conv + ReLU6 (hardtanh) the way TFLite does.
+
+    The stock quantizer fuses conv + ReLU but not conv + hardtanh: it puts an int8 observer on
+    the conv's pre-activation output (a wide range, of which ReLU6 keeps [0, 6]) and wastes most
+    of the 256 levels — on EfficientNet-Lite0 (ImageNet, 224) int8 top-1 agreement with fp32 went
+    from 0.50 to 0.75 (top-5 0.68 -> 0.98) with this fix, on par with TFLite int8. The observer
+    moves after the hardtanh; XNNPACK's FuseActivationPass then folds the clamp into the conv."""
+    import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer, get_symmetric_quantization_config)
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+
+    key = "quantization_annotation"
+    hardtanh = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
+
+    class FusedReLU6XNNPACKQuantizer(XNNPACKQuantizer):
+        fused = 0
+
+        def annotate(self, model):
+            model = super().annotate(model)
+            act = self.global_config.output_activation
+            for n in model.graph.nodes:
+                if n.op != "call_function" or n.target not in hardtanh:
+                    continue
+                conv = n.args[0]
+                if getattr(conv, "target", None) is torch.ops.aten.conv2d.default and \
+                        len(conv.users) == 1 and key in conv.meta and key not in n.meta:
+                    conv.meta[key].output_qspec = None
+                    n.meta[key] = QuantizationAnnotation(input_qspec_map={}, output_qspec=act,
+                                                         _annotated=True)
+                    self.fused += 1
+            return model
+
+    q = FusedReLU6XNNPACKQuantizer()
+    q.set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    return q
+
+
+def _quantize(ctx: ExportContext, spec: ModuleSpec, ep_module):
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     import torch
-    q = XNNPACKQuantizer()
-    q.set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    q = _quantizer()
     m = prepare_pt2e(ep_module, q)
     samples = ctx.calib_samples(spec)
     with torch.no_grad():
         for s in samples:
             m(*spec.as_args(s))
-    return convert_pt2e(m), len(samples)
+    return convert_pt2e(m), len(samples), q.fused
 
 
 class PteExporter(Exporter):
@@ -83,10 +120,11 @@ class PteExporter(Exporter):
             with _quiet(), torch.no_grad():
                 ep = torch.export.export(mod, example)
                 if self.precision == "int8":
-                    qm, n = _quantize(ctx, spec, ep.module())
+                    qm, n, fused = _quantize(ctx, spec, ep.module())
                     ep = torch.export.export(qm, example)
                     extra.update({"int8_scheme": "float-io", "quantizer": "XNNPACKQuantizer "
-                                  "(symmetric, per-channel weights, static activations)",
+                                  "(symmetric, per-channel weights, static activations) + conv/ReLU6 "
+                                  "fusion", "fused_relu6": fused,
                                   "calibration": {"samples": n, "real_frames": ctx.calib_real}})
                 prog, info = _lower(ep)
         except ExportError:

@@ -35,6 +35,7 @@ import io
 import itertools
 import logging
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -92,7 +93,7 @@ def saved_model(ctx: ExportContext, spec: ModuleSpec) -> Path:
     if key in ctx.cache:
         return ctx.cache[key]
     src = onnx_file(ctx, spec)
-    wd = ctx.scratch("tflite", spec.id)
+    wd = ctx.scratch("tflite", spec.id).resolve()   # absolute: onnx2tf runs with cwd = wd
     model = wd / "model.onnx"
     shutil.copyfile(src, model)                      # onnx2tf rewrites its input in place
     samples = _samples(ctx, spec, 20)
@@ -124,8 +125,8 @@ def saved_model(ctx: ExportContext, spec: ModuleSpec) -> Path:
                     custom_input_op_name_np_data_path=cind,
                     output_signaturedefs=True, non_verbose=True, verbosity="error")
             except SystemExit as e:  # onnx2tf calls sys.exit(1) on errors
-                raise ExportError(f"onnx2tf failed on {spec.id} (exit {e.code}): "
-                                  f"{log.getvalue()[-3000:]}") from None
+                text = re.sub(r"\x1b\[[0-9;]*m", "", log.getvalue())
+                raise ExportError(f"onnx2tf failed on {spec.id} (exit {e.code}): {text[-3000:]}") from None
     finally:
         o2t_main.download_test_image_data, o2t_common.download_test_image_data = saved
     for f in ("saved_model.pb", "model_float32.tflite", "model_float16.tflite"):

@@ -22,8 +22,11 @@ class TinyExport:
 
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory) -> TinyExport:
-    out = tmp_path_factory.mktemp("convert") / "tiny"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([sys.executable, "-m", "convert.export_all", "--tiny", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    work = tmp_path_factory.mktemp("convert")
+    out = work / "tiny"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    # a relative --out from another working directory (onnx2tf runs with its own cwd)
+    proc = subprocess.run([sys.executable, "-m", "convert.export_all", "--tiny", "--out", "tiny"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=900)
     return TinyExport(out, proc.returncode, proc.stdout + "\n" + proc.stderr)
