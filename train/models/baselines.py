@@ -22,8 +22,14 @@ from train.models.arnet import ARNetOutput
 from train.models.policy import GateSliceLSTMCell
 
 
-def _constant_actions(B: int, T: int, A: int, a: int, device) -> torch.Tensor:
-    return F.one_hot(torch.full((B, T), a, dtype=torch.long, device=device), A).float()
+def dense_output(logits: torch.Tensor, num_actions: int, branch_logits: list[torch.Tensor]) -> ARNetOutput:
+    """Output of a policy-free model: every frame processed by "action 0", video = mean."""
+    B, T = logits.shape[:2]
+    ones = torch.ones(B, T, dtype=torch.bool, device=logits.device)
+    idx = torch.zeros(B, T, dtype=torch.long, device=logits.device)
+    return ARNetOutput(video_logits=logits.mean(1), frame_logits=logits,
+                       actions=F.one_hot(idx, num_actions).float(), action_index=idx,
+                       decision=ones, processed=ones, branch_logits=branch_logits)
 
 
 class UniformModel(nn.Module):
@@ -44,11 +50,7 @@ class UniformModel(nn.Module):
     def forward(self, frames: list[torch.Tensor], tau: float = 1.0) -> ARNetOutput:
         B, T = frames[0].shape[:2]
         logits = self.frame_logits(frames[0].flatten(0, 1)).view(B, T, -1)
-        ones = torch.ones(B, T, dtype=torch.bool, device=logits.device)
-        return ARNetOutput(video_logits=logits.mean(1), frame_logits=logits,
-                           actions=_constant_actions(B, T, self.cfg.num_actions, 0, logits.device),
-                           action_index=torch.zeros(B, T, dtype=torch.long, device=logits.device),
-                           decision=ones, processed=ones, branch_logits=[logits])
+        return dense_output(logits, self.cfg.num_actions, [logits])
 
 
 class LSTMModel(nn.Module):
@@ -74,11 +76,7 @@ class LSTMModel(nn.Module):
             h, c = self.rnn(feat[:, t], h, c)
             outs.append(self.head(self.dropout(h)))
         logits = torch.stack(outs, 1)
-        ones = torch.ones(B, T, dtype=torch.bool, device=logits.device)
-        return ARNetOutput(video_logits=logits.mean(1), frame_logits=logits,
-                           actions=_constant_actions(B, T, self.cfg.num_actions, 0, logits.device),
-                           action_index=torch.zeros(B, T, dtype=torch.long, device=logits.device),
-                           decision=ones, processed=ones, branch_logits=[logits])
+        return dense_output(logits, self.cfg.num_actions, [logits])
 
 
 class MultiScaleModel(nn.Module):
@@ -98,8 +96,4 @@ class MultiScaleModel(nn.Module):
         per = [self.heads[i](self.dropout(self.backbones[i](frames[i].flatten(0, 1)))).view(B, T, -1)
                for i in range(len(self.backbones))]
         logits = torch.stack(per, 0).mean(0)
-        ones = torch.ones(B, T, dtype=torch.bool, device=logits.device)
-        return ARNetOutput(video_logits=logits.mean(1), frame_logits=logits,
-                           actions=_constant_actions(B, T, self.cfg.num_actions, 0, logits.device),
-                           action_index=torch.zeros(B, T, dtype=torch.long, device=logits.device),
-                           decision=ones, processed=ones, branch_logits=per)
+        return dense_output(logits, self.cfg.num_actions, per)
