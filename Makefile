@@ -3,14 +3,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 EDGE_VENV := .venv-edge
+LITERT_VENV := .venv-edge-litert
 PY := $(VENV)/bin/python
 EDGE_PY := $(EDGE_VENV)/bin/python
+LITERT_PY := $(LITERT_VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check -q
 export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-edge test test-desktop test-edge android-test demo bench clean
+.PHONY: help venv venv-edge venv-edge-litert test test-desktop test-edge test-edge-litert android-test demo bench clean
 
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
@@ -37,7 +39,14 @@ $(EDGE_VENV)/.stamp: requirements-edge-legacy.txt
 TEST_ARTIFACTS := build/test_artifacts
 SOURCES := $(shell find train convert edge_runtime -name '*.py' 2>/dev/null)
 
-test: test-desktop test-edge android-test
+# The device venv from requirements-edge.txt itself (LiteRT + numpy 2, Raspberry Pi OS / laptops).
+venv-edge-litert: $(LITERT_VENV)/.stamp
+$(LITERT_VENV)/.stamp: requirements-edge.txt
+	test -x $(LITERT_PY) || $(PYTHON) -m venv $(LITERT_VENV)
+	$(LITERT_PY) -m pip install $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
+	touch $@
+
+test: test-desktop test-edge test-edge-litert android-test
 
 # A tiny but real exported model (every format) for the runtime tests of both venvs.
 $(TEST_ARTIFACTS)/manifest.json: $(VENV)/.stamp $(SOURCES)
@@ -51,6 +60,9 @@ test-desktop: venv $(TEST_ARTIFACTS)/manifest.json
 test-edge: venv-edge $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(EDGE_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
+test-edge-litert: venv-edge-litert $(TEST_ARTIFACTS)/manifest.json
+	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(LITERT_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
+
 android-test:
 	bash android_demo/core/run_tests.sh
 
@@ -61,4 +73,4 @@ bench: venv
 	$(PY) edge_runtime/bench.py --model artifacts/demo --video data/synthact_small/videos/test --json artifacts/demo/bench.json
 
 clean:
-	rm -rf $(VENV) $(EDGE_VENV) data artifacts runs android_demo/core/build
+	rm -rf $(VENV) $(EDGE_VENV) $(LITERT_VENV) build data artifacts runs android_demo/core/build
