@@ -205,6 +205,18 @@ class AdaptedModel:
 
     name = "base"
 
+    def _tensors_from_manifest(self, artifact, where: str) -> None:
+        """Fill ``_inputs``/``_outputs`` from the manifest alone (engines that call positionally
+        in manifest order and expose no tensor metadata: ExecuTorch, torch)."""
+        def make(spec, is_input: bool) -> EngineTensor:
+            dt = np_dtype(spec.dtype)
+            layout = guess_layout(tuple(spec.shape), spec.layout) if is_input else spec.layout
+            t = EngineTensor(spec.name, spec.role, tuple(spec.shape), dt, layout)
+            t.quant = resolve_quant(spec, None, dt, where)
+            return t
+        self._inputs = [make(s, True) for s in artifact.inputs]
+        self._outputs = [make(s, False) for s in artifact.outputs]
+
     def _build_adapters(self, normalization: dict | None) -> None:
         self._in_adapt = {t.role: input_adapter(t, normalization) for t in self._inputs}
         self._out_adapt = {t.role: output_adapter(t) for t in self._outputs}

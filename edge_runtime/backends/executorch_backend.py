@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.backends import BackendError, BackendOptions
-from edge_runtime.backends.base import AdaptedModel, EngineTensor, guess_layout, np_dtype, resolve_quant
+from edge_runtime.backends.base import AdaptedModel
 
 
 class ExecuTorchBackend(AdaptedModel):
@@ -21,12 +21,11 @@ class ExecuTorchBackend(AdaptedModel):
     def load(self, path: Any, artifact, options: BackendOptions | None = None) -> None:
         options = options or BackendOptions()
         try:
-            import torch  # noqa: F401  (executorch's runtime needs it)
+            import torch  # executorch's runtime needs it; tensors are handed over as torch tensors
             from executorch.runtime import Runtime
         except ImportError as e:
             raise BackendError(f"the executorch backend needs `pip install executorch` (which "
                                f"brings torch): {e}") from None
-        import torch
         self._torch = torch
         path = Path(path)
         self._artifact_id = artifact.id
@@ -44,20 +43,7 @@ class ExecuTorchBackend(AdaptedModel):
             raise BackendError(f"{path}: no 'forward' method; methods: {sorted(program.method_names)}")
         self._program = program
         self._method = program.load_method("forward")
-        where = f"{path} ({artifact.id})"
-        self._inputs = []
-        for spec in artifact.inputs:
-            dt = np_dtype(spec.dtype)
-            t = EngineTensor(spec.name, spec.role, tuple(spec.shape), dt,
-                             guess_layout(tuple(spec.shape), spec.layout))
-            t.quant = resolve_quant(spec, None, dt, where)
-            self._inputs.append(t)
-        self._outputs = []
-        for spec in artifact.outputs:
-            dt = np_dtype(spec.dtype)
-            t = EngineTensor(spec.name, spec.role, tuple(spec.shape), dt, spec.layout)
-            t.quant = resolve_quant(spec, None, dt, where)
-            self._outputs.append(t)
+        self._tensors_from_manifest(artifact, f"{path} ({artifact.id})")
         self._build_adapters(options.normalization)
 
     def run(self, inputs: dict) -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.backends import BackendError, BackendOptions
-from edge_runtime.backends.base import AdaptedModel, EngineTensor, guess_layout, np_dtype, resolve_quant
+from edge_runtime.backends.base import AdaptedModel
 
 
 class TorchBackend(AdaptedModel):
@@ -51,19 +51,7 @@ class TorchBackend(AdaptedModel):
         except Exception as e:
             raise BackendError(f"{path}: cannot move the program to {dev} ({e})") from None
         self._mod = mod
-        where = f"{path} ({artifact.id})"
-        self._inputs, self._outputs = [], []
-        for spec in artifact.inputs:
-            dt = np_dtype(spec.dtype)
-            t = EngineTensor(spec.name, spec.role, tuple(spec.shape), dt,
-                             guess_layout(tuple(spec.shape), spec.layout))
-            t.quant = resolve_quant(spec, None, dt, where)
-            self._inputs.append(t)
-        for spec in artifact.outputs:
-            dt = np_dtype(spec.dtype)
-            t = EngineTensor(spec.name, spec.role, tuple(spec.shape), dt, spec.layout)
-            t.quant = resolve_quant(spec, None, dt, where)
-            self._outputs.append(t)
+        self._tensors_from_manifest(artifact, f"{path} ({artifact.id})")
         self._build_adapters(options.normalization)
         # static input buffers: every run copies into them (what a captured graph reads)
         self._static_in = [torch.zeros(tuple(t.shape), dtype=_torch_dtype(torch, t.dtype), device=dev)
