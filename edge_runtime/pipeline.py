@@ -491,7 +491,7 @@ class AdaptivePipeline:
                     resize_ms += (te - td) * 1000.0
                     backbone_ms = (tf - te) * 1000.0
                     logits = bout["class_logits"].reshape(-1)
-                    bb = {"id": m.actions[a].backbone, "class_logits": logits.copy()}
+                    bb = m.actions[a].backbone
                 elif a == self.L - 1:
                     logits = low_logits
                 else:
@@ -507,12 +507,13 @@ class AdaptivePipeline:
                     skip_f = ctrl.skip_lengths[a - self.L]
                 self.accounting.record_artifact("policy", policy_ms)
                 if bb is not None:
-                    self.accounting.record_artifact(bb["id"], backbone_ms)
+                    self.accounting.record_artifact(bb, backbone_ms)
                 if self.record_outputs:
                     outputs = {"policy": {"action_logits": a_logits.copy(), "class_logits": low_logits.copy(),
                                           "h": np.asarray(self.h, np.float32).reshape(-1).copy(),
                                           "c": np.asarray(self.c, np.float32).reshape(-1).copy()},
-                               "backbone": bb}
+                               "backbone": None if bb is None else
+                               {"id": bb, "class_logits": logits.copy()}}
         step_ms = (time.perf_counter() - t0) * 1000.0
         ms["step"] = step_ms
         # telemetry
