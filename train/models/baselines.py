@@ -22,6 +22,12 @@ from train.models.arnet import ARNetOutput
 from train.models.policy import GateSliceLSTMCell
 
 
+def top_backbone(cfg: ARNetConfig):
+    """The biggest branch's backbone (the one Uniform and LSTM run on every frame)."""
+    return create_backbone(cfg.backbones[0] if cfg.backbones else cfg.policy_backbone,
+                           pretrained=cfg.pretrained)
+
+
 def dense_output(logits: torch.Tensor, num_actions: int, branch_logits: list[torch.Tensor]) -> ARNetOutput:
     """Output of a policy-free model: every frame processed by "action 0", video = mean."""
     B, T = logits.shape[:2]
@@ -39,8 +45,7 @@ class UniformModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.resolutions = list(cfg.resolutions)
-        self.backbone = create_backbone(cfg.backbones[0] if cfg.backbones else cfg.policy_backbone,
-                                        pretrained=cfg.pretrained)
+        self.backbone = top_backbone(cfg)
         self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.head = nn.Linear(self.backbone.num_features, cfg.num_classes)
 
@@ -60,8 +65,7 @@ class LSTMModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.resolutions = list(cfg.resolutions)
-        self.backbone = create_backbone(cfg.backbones[0] if cfg.backbones else cfg.policy_backbone,
-                                        pretrained=cfg.pretrained)
+        self.backbone = top_backbone(cfg)
         self.rnn = GateSliceLSTMCell(self.backbone.num_features, cfg.hidden)
         self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.head = nn.Linear(cfg.hidden, cfg.num_classes)
