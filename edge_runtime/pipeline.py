@@ -631,7 +631,7 @@ class AdaptivePipeline:
             d["budget"] = self.budget.state()
         engines = {}
         for i, mod in self.models.items():
-            engines[i] = {k: getattr(mod, k) for k in ("engine", "delegates", "providers", "device",
-                                                        "cuda_graph") if hasattr(mod, k)}
+            engines[i] = {k: getattr(mod, k) for k in ("engine", "threads", "delegates", "providers",
+                                                        "device", "cuda_graph") if hasattr(mod, k)}
         d["engines"] = engines
         return d

@@ -39,7 +39,8 @@ class BackendError(RuntimeError):
 class BackendOptions:
     """Engine settings. Every backend reads the fields that concern it and ignores the rest.
 
-    threads: CPU threads (LiteRT/XNNPACK, ONNX Runtime intra-op, torch CPU); None = engine default.
+    threads: CPU threads (LiteRT/XNNPACK, ONNX Runtime intra-op, torch CPU); None = every core
+        this process may run on (:func:`available_cores`; LiteRT's own default is 1 thread).
     delegate: LiteRT only. None or ``"xnnpack"`` = the default XNNPACK CPU delegate;
         ``"none"`` = plain builtin kernels (no default delegate); anything else = the path of an
         external delegate library (e.g. ``libtensorflowlite_gpu_delegate.so``), loaded with
@@ -60,6 +61,15 @@ class BackendOptions:
     cuda_graphs: bool = True
     normalization: dict | None = None
     cache_dir: str | None = None  # TensorRT engine cache (onnxruntime)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under ``taskset`` or a cgroup)."""
+    import os
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS / Windows
+        return max(1, os.cpu_count() or 1)
 
 
 @runtime_checkable

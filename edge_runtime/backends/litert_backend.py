@@ -1,6 +1,7 @@
 """LiteRT (TFLite) backend: ``ai_edge_litert``, else ``tflite_runtime``, else ``tensorflow.lite``.
 
-* threads: ``num_threads`` of the interpreter (XNNPACK uses them too);
+* threads: ``num_threads`` of the interpreter (XNNPACK uses them too); default every available
+  core (LiteRT itself would use 1);
 * delegate: XNNPACK (the interpreter's default delegate) unless ``delegate="none"``; an external
   delegate library (``delegate="/path/libtensorflowlite_gpu_delegate.so"``) is loaded with
   ``load_delegate(path, delegate_options)`` and applied before the default one;
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.backends import BackendError, BackendOptions
+from edge_runtime.backends import BackendError, BackendOptions, available_cores
 from edge_runtime.backends.base import AdaptedModel, EngineTensor, guess_layout, resolve_quant
 
 _ENGINES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
@@ -87,6 +88,7 @@ class LiteRTBackend(AdaptedModel):
     def __init__(self) -> None:
         self.engine: str | None = None
         self.delegates: list[str] = []
+        self.threads: int | None = None
         self._runner = None
         self._interp = None
 
@@ -96,9 +98,8 @@ class LiteRTBackend(AdaptedModel):
         self._artifact_id = artifact.id
         mod_name, Interpreter, load_delegate, Resolver = import_interpreter()
         self.engine = mod_name.split(".")[0]
-        kwargs: dict[str, Any] = {}
-        if options.threads:
-            kwargs["num_threads"] = int(options.threads)
+        self.threads = int(options.threads) if options.threads else available_cores()
+        kwargs: dict[str, Any] = {"num_threads": self.threads}
         delegate = (options.delegate or "xnnpack").strip()
         delegates = []
         if delegate.lower() in ("none", "cpu", "builtin"):

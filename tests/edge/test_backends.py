@@ -172,6 +172,26 @@ def test_litert_by_tensor_name_and_delegate_options(engine_models, tmp_path):
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+def test_litert_threads_default_to_every_available_core(engine_models, monkeypatch):
+    """LiteRT alone would run on 1 thread; the backend passes num_threads explicitly."""
+    from edge_runtime.backends import available_cores, litert_backend
+    seen = []
+    real = litert_backend.import_interpreter
+
+    def spy(prefer=None):
+        mod, Interp, load_delegate, resolver = real(prefer)
+
+        def make(*a, **kw):
+            seen.append(kw.get("num_threads"))
+            return Interp(*a, **kw)
+        return mod, make, load_delegate, resolver
+    monkeypatch.setattr(litert_backend, "import_interpreter", spy)
+    assert _load(engine_models, "litert", "fp32", "policy").threads == available_cores()
+    assert _load(engine_models, "litert", "fp32", "policy", threads=1).threads == 1
+    assert seen == [available_cores(), 1]
+    assert available_cores() >= 1
+
+
 def test_onnxruntime_engine(engine_models):
     pytest.importorskip("onnxruntime")
     pol = _check_engine(engine_models, "onnxruntime", "fp32", 1e-4, threads=1, providers=["cpu"])
