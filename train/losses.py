@@ -28,14 +28,32 @@ def step_costs(cost_per_action: torch.Tensor, policy_step: float) -> torch.Tenso
     return cost_per_action + policy_step
 
 
-def flops_loss(actions: torch.Tensor, decision: torch.Tensor, step_cost: torch.Tensor,
-               uniform_per_frame: float) -> torch.Tensor:
-    """Expected GMACs per frame relative to Uniform: mean_b Σ_t d_t (r_t · cost) / (T · uniform).
+def action_cover(num_resolutions: int, skip_lengths) -> torch.Tensor:
+    """Frames one decision covers, per action: 1 for a resolution, F for "skip F"."""
+    return torch.tensor([1.0] * num_resolutions + [float(f) for f in skip_lengths])
 
-    ``actions`` (B, T, A) one-hot (straight-through), ``decision`` (B, T) bool, ``step_cost`` (A,).
-    Frames covered by an earlier skip (d_t = 0) cost nothing."""
+
+def flops_loss(actions: torch.Tensor, step_cost: torch.Tensor, uniform_per_frame: float,
+               cover: torch.Tensor | None = None) -> torch.Tensor:
+    """Expected GMACs per frame relative to Uniform: mean over frames of the cost rate
+    ``(policy + action cost) / cover`` of the decision that covers the frame.
+
+    ``actions`` (B, T, A) one-hot (straight-through; a skip's one-hot is repeated on every frame it
+    covers), ``step_cost`` (A,) GMACs per decision step, ``cover`` (A,) frames per decision
+    (:func:`action_cover`; None = 1 for every action).
+
+    The value is the same as summing the decision steps' costs (a "skip F" decision costs one
+    policy step over F frames), but the gradient is not: the naive sum over decision steps weights
+    a skip's one-hot by the policy step alone, exactly like the lowest resolution's, because the
+    F−1 policy steps it saves sit behind a boolean "is this a decision step" mask. Spread over the
+    frames it covers, "skip 4" is credited with the 3 policy steps it saves, so the estimator
+    can tell skipping from looking at every frame at low resolution.
+    """
     T = actions.shape[1]
-    per = (actions.float() * step_cost.to(actions.device).float()).sum(-1) * decision.float()
+    rate = step_cost.to(actions.device).float()
+    if cover is not None:
+        rate = rate / cover.to(actions.device).float()
+    per = (actions.float() * rate).sum(-1)
     return per.sum(1).mean() / (T * uniform_per_frame)
 
 
@@ -47,10 +65,11 @@ def uniform_loss(actions: torch.Tensor) -> torch.Tensor:
 
 
 def arnet_loss(out: ARNetOutput, target: torch.Tensor, step_cost: torch.Tensor, uniform_per_frame: float,
-               weights: LossWeights = LossWeights(), multi_label: bool = False):
+               weights: LossWeights = LossWeights(), multi_label: bool = False,
+               cover: torch.Tensor | None = None):
     """Eq. 12. Returns (total, {"acc", "flops", "uni"} as floats)."""
     l_acc = accuracy_loss(out.video_logits, target, multi_label)
-    l_flops = flops_loss(out.actions, out.decision, step_cost, uniform_per_frame)
+    l_flops = flops_loss(out.actions, step_cost, uniform_per_frame, cover)
     l_uni = uniform_loss(out.actions)
     total = (1 - weights.alpha) * l_acc + weights.alpha * l_flops + weights.beta * l_uni
     return total, {"acc": float(l_acc.detach()), "flops": float(l_flops.detach()),

@@ -10,7 +10,10 @@ Baselines that have no policy (uniform, lstm, multiscale) and the random policy 
 on L_acc. GPU when present (bf16 autocast, channels-last, cudnn autotune), CPU otherwise;
 DDP under ``torchrun`` (NCCL on GPU, gloo on CPU). Each epoch ends with an atomic
 ``last.pt`` (full state, so ``--resume`` continues a killed run with the same results) and
-``best.pt``; ``metrics.csv`` logs every epoch.
+``best.pt`` (best validation top-1 within the last stage reached: during joint training the
+policy's cost keeps falling, so an early joint epoch with a costly policy must not win over the
+trained one; fine-tune epochs share one frozen policy and compare like with like);
+``metrics.csv`` logs every epoch.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.config import ARNetConfig, ConfigError, from_dict
-from train.losses import LossWeights, accuracy_loss, arnet_loss, branch_loss
+from train.losses import LossWeights, accuracy_loss, action_cover, arnet_loss, branch_loss
 from train.models import create_model
 
 POLICY_METHODS = ("arnet", "resolution_only", "skip_only")
@@ -232,9 +235,11 @@ class Trainer:
         if cost_table is not None:
             self.step_cost = torch.tensor([cost_table.policy_step + a for a in cost_table.actions],
                                           device=self.d.device)
+            self.cover = action_cover(len(cfg.model.resolutions), cfg.model.skip_lengths).to(self.d.device)
         self.frozen = frozen_backbone_params(self.model, cfg.train.freeze_backbone_fraction)
         self.start_epoch = 0
         self.best = -math.inf
+        self.best_stage: str | None = None
         self.state: dict = {}
         if resume:
             self._load_resume()
@@ -255,6 +260,7 @@ class Trainer:
                               f"same --config")
         self.start_epoch = int(raw["epoch"]) + 1
         self.best = float(raw.get("best", -math.inf))
+        self.best_stage = raw.get("best_stage")
         self.state = raw
 
     def _save(self, epoch: int, stage: str, optimizer, scheduler, metrics: dict) -> None:
@@ -262,14 +268,19 @@ class Trainer:
             return
         meta = {"epoch": epoch, "stage": stage, "metrics": metrics, "method": self.cfg.model.method,
                 "cost_table": self.cost_table.to_manifest() if self.cost_table is not None else None}
-        extra = {"epoch": epoch, "stage": stage, "best": self.best, "run_config": self.cfg.to_dict(),
+        score = metrics.get("val_top1", -math.inf)
+        if stage != self.best_stage:   # a later stage supersedes: best.pt is the best of the last one
+            self.best, self.best_stage = -math.inf, stage
+        improved = stage != "warmup" and score is not None and score >= self.best
+        if improved:
+            self.best = score
+        extra = {"epoch": epoch, "stage": stage, "best": self.best, "best_stage": self.best_stage,
+                 "run_config": self.cfg.to_dict(),
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "rng": rng_state()}
         save_checkpoint(self.run_dir / "last.pt", self.model, labels=self.labels, sampling=self.sampling,
                         meta=meta, **extra)
-        score = metrics.get("val_top1", -math.inf)
-        if stage != "warmup" and score is not None and score >= self.best:
-            self.best = score
+        if improved:
             save_checkpoint(self.run_dir / "best.pt", self.model, labels=self.labels,
                             sampling=self.sampling, meta=meta, epoch=epoch, stage=stage, best=self.best,
                             run_config=self.cfg.to_dict())
@@ -385,7 +396,7 @@ class Trainer:
                     parts = {"acc": float(loss.detach())}
                 elif stage in ("joint", "finetune"):
                     loss, parts = arnet_loss(out, label, self.step_cost, self.cost_table.uniform_per_frame,
-                                             LossWeights(t.alpha, t.beta), multi)
+                                             LossWeights(t.alpha, t.beta), multi, cover=self.cover)
                 else:
                     loss = accuracy_loss(out.video_logits, label, multi)
                     parts = {"acc": float(loss.detach())}

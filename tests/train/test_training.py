@@ -66,6 +66,8 @@ def test_three_stage_schedule_writes_checkpoints_and_log(tiny_data, tmp_path):
     ck = load_checkpoint(run / "last.pt")
     assert ck.labels == ["c0", "c1", "c2"] and ck.sampling == {"frames_per_clip": 4, "seconds_per_step": 0.25}
     assert ck.meta["cost_table"]["actions"][-1] == 0.0
+    best = load_checkpoint(run / "best.pt")   # the best of the last stage, whatever joint scored
+    assert best.meta["stage"] == "finetune" and best.meta["epoch"] == 2
 
 
 def test_finetune_freezes_policy_and_warmup_freezes_lstm(tiny_data, tmp_path):
