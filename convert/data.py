@@ -43,12 +43,13 @@ class Clip:
     frames: np.ndarray            # (T, H, W, 3) uint8 RGB, any H, W
     label: object = None          # int, list[int] (multi-label) or None (unknown)
     source: str = ""
+    resize: str = "area"          # the model's preprocessing rule (manifest normalization.resize)
     _views: dict = field(default_factory=dict, repr=False)
 
     def view(self, size: int) -> np.ndarray:
         """(T, size, size, 3) uint8: the device preprocessing of every frame."""
         if size not in self._views:
-            self._views[size] = np.stack([preprocess(f, size) for f in self.frames])
+            self._views[size] = np.stack([preprocess(f, size, self.resize) for f in self.frames])
         return self._views[size]
 
 

@@ -98,7 +98,7 @@ def load_model(args):
 
 
 # ------------------------------------------------------------------------------- manifest
-def base_manifest(model, labels, sampling, prov, name: str, root: Path):
+def base_manifest(model, labels, sampling, prov, name: str, root: Path, resize: str = "area"):
     from edge_runtime.manifest import Action, Manifest
     from train.costs import arnet_cost_table
     cfg = model.cfg
@@ -108,7 +108,7 @@ def base_manifest(model, labels, sampling, prov, name: str, root: Path):
     actions += [Action("skip", frames=f) for f in skips]
     ext = model.policy.extractor
     norm = {"mean": [float(x) for x in ext.mean], "std": [float(x) for x in ext.std], "folded": True,
-            "color": "RGB", "resize": "area", "crop": "center_square", "input_dtype": "uint8",
+            "color": "RGB", "resize": resize, "crop": "center_square", "input_dtype": "uint8",
             "note": "every artifact takes raw uint8 RGB pixels; mean/std (in [0,1] units) are "
                     "inside the models"}
     costs = arnet_cost_table(model).to_manifest()
@@ -204,6 +204,7 @@ def _main(argv) -> int:
     T = int(sampling["frames_per_clip"])
     res = [int(r) for r in model.cfg.resolutions]
     data_section = prov.pop("_data_section", None)
+    resize = str(sampling.pop("resize", "area"))   # checkpoints from before data.resize: area
     try:
         if not args.calib and not args.tiny and data_section_usable(data_section):
             log("calibration/validation frames: the checkpoint's training data (run_config.data)")
@@ -215,6 +216,8 @@ def _main(argv) -> int:
                                     calib_clips=n_cal, val_clips=n_val, seed=args.seed, synthetic_ok=True)
     except DataError as e:
         raise UsageError(str(e)) from None
+    for clip in data.calib + data.val:
+        clip.resize = resize
     calib_ok = data.real or args.tiny or args.allow_synthetic_calib
     specs = module_specs(model)
     t0 = time.perf_counter()
@@ -224,7 +227,7 @@ def _main(argv) -> int:
         f"T={T}; {sum(len(v) for v in cal_samples.values())} calibration samples) "
         f"[{time.perf_counter() - t0:.1f}s]")
 
-    manifest = base_manifest(model, labels, sampling, prov, name, out)
+    manifest = base_manifest(model, labels, sampling, prov, name, out, resize)
     threads_all = V._threads_all()
     validation: dict = {
         "reference": "PyTorch eval mode (ARNet.export_modules for artifacts, ARNet.stream for clips)",

@@ -1,7 +1,7 @@
 """What gets exported: the model's device modules, wrapped to the device input contract.
 
 Device contract (every artifact, every format): the frame is uint8 RGB NHWC ``(1, s, s, 3)``
-at the module's exact resolution (``edge_runtime.preprocess``: centre square + INTER_AREA);
+at the module's exact resolution (``edge_runtime.preprocess``: centre square + the manifest's resize rule);
 normalisation is folded into the model (the wrapper only permutes to NCHW and casts to
 float32, the model's own backbone normalises); the LSTM state ``h``/``c`` is float32
 ``(1, hidden)``. Outputs: ``action_logits`` (1, A), ``class_logits`` (1, C), ``h``/``c``

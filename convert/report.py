@@ -57,7 +57,8 @@ def render_report(manifest_dict: dict, validation: dict) -> str:
               f"- exported: {tr.get('exported_at', '-')} in {_f(v.get('wall_s'), '.1f')} s",
               f"- resolutions {m['resolutions']}, skips {m['skip_lengths']}, hidden {m['policy']['hidden']}, "
               f"{len(m['labels'])} classes{' (multi-label)' if m.get('multi_label') else ''}",
-              f"- device input: frame uint8 RGB NHWC (centre square, INTER_AREA), normalisation folded "
+              f"- device input: frame uint8 RGB NHWC (centre square, resize "
+              f"{m['normalization'].get('resize', 'area')!r}), normalisation folded "
               f"into every artifact; LSTM state float32 (1, {m['policy']['hidden']})",
               f"- int8 scheme: {v.get('int8_scheme', '-')}",
               f"- data: {v.get('data', {})}", ""]

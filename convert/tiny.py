@@ -16,7 +16,7 @@ lengths, and the video predictions vary across clips.
 from __future__ import annotations
 
 TINY_LABELS = [f"class_{i}" for i in range(5)]
-TINY_SAMPLING = {"frames_per_clip": 8, "seconds_per_step": 0.25}
+TINY_SAMPLING = {"frames_per_clip": 8, "seconds_per_step": 0.25, "resize": "pyramid"}
 
 
 def tiny_model(seed: int = 0):

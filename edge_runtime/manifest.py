@@ -18,7 +18,7 @@ Schema 1 (see docs/MANIFEST.md for the prose version)::
                   {"kind": "resolution", "size": 84, "backbone": "policy"},
                   {"kind": "skip", "frames": 1}, ...],
       "normalization": {"mean": [..3], "std": [..3], "folded": true,
-                        "color": "RGB", "resize": "area"},
+                        "color": "RGB", "resize": "pyramid"},   # or "area"; absent = "area"
       "policy": {"resolution": 84, "hidden": 512, "state": ["h", "c"]},
       "costs": {"unit": "GMACs (multiply-accumulates)", "policy_step": 0.2,
                 "actions": [1.1, 0.6, 0.3, 0.0, 0.0, 0.0, 0.0],
@@ -51,6 +51,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from edge_runtime.preprocess import RESIZE_METHODS
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -332,6 +334,9 @@ class Manifest:
             if len(v) != 3 or not all(isinstance(x, (int, float)) for x in v):
                 _fail(f"{where}.normalization.{k}", f"expected 3 numbers, got {v!r}")
         _req(norm, "folded", f"{where}.normalization", bool)
+        rz = norm.get("resize", "area")
+        if rz not in RESIZE_METHODS:
+            _fail(f"{where}.normalization.resize", f"expected one of {list(RESIZE_METHODS)}, got {rz!r}")
         pol = _req(d, "policy", where, dict)
         if _req(pol, "resolution", f"{where}.policy", int) != res[-1]:
             _fail(f"{where}.policy.resolution", f"must equal the lowest resolution {res[-1]}, got {pol['resolution']}")

@@ -369,6 +369,7 @@ class AdaptivePipeline:
         self.backbones = [self.models.get(a.backbone) if a.backbone != "policy" else None
                           for a in m.actions[:self.L - 1]]
         self.sizes = list(m.resolutions)
+        self.resize = str(m.normalization.get("resize", "area"))   # preprocess.RESIZE_METHODS
         self._check_sizes()
         # budget
         if budget is None and (target_fps or target_mw):
@@ -451,7 +452,7 @@ class AdaptivePipeline:
             sq = center_square(ensure_rgb_uint8(frame))
             ta = time.perf_counter()
             if self.mode == "uniform" and self.L > 1:
-                big = resize_square(sq, self.sizes[0])[None]
+                big = resize_square(sq, self.sizes[0], self.resize)[None]
                 tb = time.perf_counter()
                 out = self.backbones[0].run({"frame": big})
                 tc = time.perf_counter()
@@ -465,7 +466,7 @@ class AdaptivePipeline:
                     outputs = {"policy": None, "backbone": {"id": m.actions[0].backbone,
                                                             "class_logits": logits.copy()}}
             else:
-                low = resize_square(sq, self.sizes[-1])[None]
+                low = resize_square(sq, self.sizes[-1], self.resize)[None]
                 tb = time.perf_counter()
                 out = self.policy.run({"frame": low, "h": self.h, "c": self.c})
                 tc = time.perf_counter()
@@ -484,7 +485,7 @@ class AdaptivePipeline:
                     a = ctrl.choose(a_logits, bias)
                 if a < self.L - 1:
                     td = time.perf_counter()
-                    big = resize_square(sq, self.sizes[a])[None]
+                    big = resize_square(sq, self.sizes[a], self.resize)[None]
                     te = time.perf_counter()
                     bout = self.backbones[a].run({"frame": big})
                     tf = time.perf_counter()

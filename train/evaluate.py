@@ -66,7 +66,7 @@ def action_labels(resolutions: Sequence[int], skip_lengths: Sequence[int]) -> li
 
 
 def eval_data_config(run_config: dict, split: str | None = None, list_path: str | None = None,
-                     root: str | None = None):
+                     root: str | None = None, resize: str | None = None):
     """The eval ``DataConfig`` of a stored run config: shared data keys + the split's overrides.
 
     ``split`` None: ``test`` when the config has one, else ``val``. ``list_path``: a list file
@@ -96,6 +96,8 @@ def eval_data_config(run_config: dict, split: str | None = None, list_path: str 
         d["root"] = str(root)
     d["resolutions"] = list(model.get("resolutions", d.get("resolutions", [224, 168, 112, 84])))
     d["mode"] = "eval"
+    if resize is not None:
+        d["resize"] = resize
     return DataConfig.from_dict(d, where=f"data.{split}"), split
 
 
@@ -110,6 +112,7 @@ class Entry:
     checkpoint: str
     run_config: dict
     labels: list[str]
+    resize: str = "area"   # the preprocessing it was trained with (checkpoint sampling.resize)
 
 
 def set_random_policy(model: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -128,7 +131,8 @@ def load_entry(path: str | os.PathLike, key: str | None = None):
                         f"train/train.py?); cannot rebuild its evaluation data")
     method = ck.cfg.method
     return Entry(key=key or method, method=method, label=METHOD_LABELS.get(method, method), model=ck.model,
-                 checkpoint=str(path), run_config=rc, labels=list(ck.labels)), ck
+                 checkpoint=str(path), run_config=rc, labels=list(ck.labels),
+                 resize=str((ck.sampling or {}).get("resize", "area"))), ck
 
 
 def cost_table_for(model: torch.nn.Module):
@@ -187,7 +191,7 @@ def evaluate_checkpoints(checkpoints: Sequence[str | os.PathLike], *, split: str
     methods: dict[str, dict] = {}
     used_split = None
     for e in entries:
-        dcfg, used_split = eval_data_config(e.run_config, split, list_path, root)
+        dcfg, used_split = eval_data_config(e.run_config, split, list_path, root, e.resize)
         dkey = json.dumps(dcfg.to_dict(), sort_keys=True)
         if dkey not in datasets:
             try:

@@ -77,7 +77,8 @@ def build(cfg_dict: dict[str, Any], where: str):
         raise ConfigError(f"{where}: model.num_classes={cfg.model.num_classes} but the training data "
                           f"has {train_ds.num_classes} classes")
     T = train_ds.cfg.num_segments
-    sampling = {"frames_per_clip": T, "seconds_per_step": seconds_per_step(data_d, train_ds.cfg.root, T)}
+    sampling = {"frames_per_clip": T, "seconds_per_step": seconds_per_step(data_d, train_ds.cfg.root, T),
+                "resize": train_ds.cfg.resize}   # the export moves it to normalization.resize
     t = cfg.train
 
     def train_loader_fn(epoch: int, seed: int):

@@ -73,6 +73,7 @@ class ScriptedPolicy:
         self.calls += 1
         self.seen_h.append(np.array(inputs["h"], np.float32).copy())
         self.seen_sizes.append(inputs["frame"].shape[1])
+        self.last_frame = np.array(inputs["frame"]).copy()
         h = np.asarray(inputs["h"], np.float32) + 1
         return {"action_logits": a[None], "class_logits": c[None], "h": h, "c": np.asarray(inputs["c"]) * 0}
 

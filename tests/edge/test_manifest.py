@@ -69,6 +69,8 @@ def test_roundtrip_and_queries(tmp_path):
      "positive integers"),
     (lambda d: d["policy"].update(resolution=64), "policy.resolution", "lowest resolution"),
     (lambda d: d["sampling"].update(seconds_per_step=0), "sampling.seconds_per_step", "> 0"),
+    (lambda d: d["normalization"].update(resize="bicubic"), "normalization.resize",
+     "expected one of ['area', 'pyramid'], got 'bicubic'"),
 ])
 def test_errors_name_the_field(tmp_path, mutate, field, msg):
     d = copy.deepcopy(make_manifest_dict(tmp_path))
@@ -77,6 +79,16 @@ def test_errors_name_the_field(tmp_path, mutate, field, msg):
     with pytest.raises(ManifestError) as e:
         load_manifest(tmp_path)
     assert f"manifest.json.{field}" in str(e.value) and msg in str(e.value)
+
+
+def test_resize_rule_defaults_to_area(tmp_path):
+    d = copy.deepcopy(make_manifest_dict(tmp_path))
+    d["normalization"].pop("resize", None)
+    (tmp_path / "manifest.json").write_text(json.dumps(d))
+    assert load_manifest(tmp_path).normalization.get("resize", "area") == "area"
+    d["normalization"]["resize"] = "pyramid"
+    (tmp_path / "manifest.json").write_text(json.dumps(d))
+    assert load_manifest(tmp_path).normalization["resize"] == "pyramid"
 
 
 def test_not_json_and_missing(tmp_path):

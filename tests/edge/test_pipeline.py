@@ -65,6 +65,28 @@ def test_decision_and_skipped_steps_call_the_right_models():
     assert d["label"] == d["top_k"][0][0]
 
 
+@pytest.mark.parametrize("rule", ["area", "pyramid", None])
+def test_frames_are_resized_by_the_manifests_rule(rule):
+    from edge_runtime.preprocess import preprocess
+    m = fake_manifest()
+    if rule is None:
+        m.normalization.pop("resize", None)          # manifests from before the field: area
+    else:
+        m.normalization["resize"] = rule
+    pol = ScriptedPolicy([(act(0), cls(0))], hidden=32, size=24)
+    bb = ScriptedBackbone(lambda k: cls(1), 64)
+    p = AdaptivePipeline(m, backend="fake", backends={"policy": pol, "backbone_64": bb,
+                         "backbone_48": ScriptedBackbone(lambda k: cls(1), 48),
+                         "backbone_32": ScriptedBackbone(lambda k: cls(1), 32)})
+    big = np.random.default_rng(1).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    p.step(big)
+    want = preprocess(big, 24, rule or "area")
+    assert p.resize == (rule or "area")
+    assert np.array_equal(pol.last_frame[0], want)
+    other = preprocess(big, 24, "area" if rule == "pyramid" else "pyramid")
+    assert not np.array_equal(want, other)          # the rules really differ on this frame
+
+
 def test_a_decision_step_needs_a_frame_and_frames_are_checked():
     p, _, _ = scripted([3])
     with pytest.raises(ValueError, match="needs a frame"):

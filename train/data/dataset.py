@@ -38,6 +38,7 @@ from train.config import ConfigError, from_dict
 from train.data.lists import (VIDEO_EXTENSIONS, ListFileError, VideoRecord, parse_list,
                               read_classes, scan_video_folder, sniff_style)
 from train.data.sampling import sample_indices
+from edge_runtime.preprocess import RESIZE_METHODS
 from train.data.transforms import DEFAULT_SCALES, TrainAugment, eval_views
 from train.data.video import DECODERS, DecodeError, open_video, read_frame_folder
 
@@ -73,6 +74,8 @@ class DataConfig:
     max_distort: int = 1
     flip: bool = True                     # random horizontal flip in training (off for L/R classes)
     cascade_resize: bool = False          # train: resize the crop to s_0, lower ones from that
+    resize: str = "pyramid"               # edge_runtime.preprocess.RESIZE_METHODS; the manifest
+                                          # records it and the device resizes the same way
     multi_label: bool = False             # label -> multi-hot float tensor (else first label)
     num_classes: int | None = None        # default: len(labels)
     image_tmpl: str | None = None         # frame folders; default per format
@@ -102,6 +105,8 @@ class DataConfig:
         if self.format not in FORMATS:
             raise ConfigError(f"data.format={self.format!r} is not one of {list(FORMATS)} "
                               f"(aliases: {sorted(FORMAT_ALIASES)})")
+        if self.resize not in RESIZE_METHODS:
+            raise ConfigError(f"data.resize={self.resize!r} is not one of {list(RESIZE_METHODS)}")
         if self.mode not in MODES:
             raise ConfigError(f"data.mode={self.mode!r} is not one of {list(MODES)}")
         if not self.root:
@@ -221,7 +226,8 @@ class ClipDataset(torch.utils.data.Dataset):
         self.num_segments = cfg.num_segments
         self.image_tmpl = cfg.image_tmpl or DEFAULT_IMAGE_TMPL.get(self.format)
         self.augment = TrainAugment(cfg.resolutions, cfg.scales, cfg.flip, cfg.max_distort,
-                                    cfg.cascade_resize) if cfg.train else None
+                                    cfg.cascade_resize, cfg.resize) if cfg.train else None
+        self.resize = cfg.resize
         self.epoch = 0
         self.bad_items: list[BadItem] = []
         self._bad: set[int] = set()
@@ -287,7 +293,7 @@ class ClipDataset(torch.utils.data.Dataset):
         if self.augment is not None:
             views = self.augment(frames, rng)
         else:
-            views = eval_views(frames, self.resolutions)
+            views = eval_views(frames, self.resolutions, self.resize)
         tensors = [torch.from_numpy(v).permute(0, 3, 1, 2).contiguous() for v in views]
         return {"frames": tensors, "label": self.target(i), "index": int(i)}
 

@@ -1,11 +1,12 @@
 """Clip transforms: the paper's training augmentation and the device's evaluation preprocessing.
 
-Evaluation is ``edge_runtime.preprocess.preprocess(frame, s)`` for every resolution ``s``,
-straight from the decoded frame: exactly what a device feeds its networks.
+Evaluation is ``edge_runtime.preprocess.preprocess(frame, s, resize)`` for every resolution
+``s``, straight from the decoded frame: exactly what a device feeds its networks (``resize`` is
+``data.resize``, recorded in the manifest).
 
 Training is TSN's GroupMultiScaleCrop (scales 1, .875, .75, .66 of the short side, width and
 height scales at most ``max_distort`` steps apart, 13 fixed crop positions) and an optional
-horizontal flip, the same crop and flip for all T frames.  The crop is resized with INTER_AREA
+horizontal flip, the same crop and flip for all T frames.  The crop is resized with the same rule
 straight to every resolution (as evaluation does from the full frame), or, with
 ``cascade=True``, to ``s_0`` first and from that image down to the lower resolutions.
 """
@@ -17,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edge_runtime.preprocess import preprocess
+from edge_runtime.preprocess import preprocess, resize_image
 
 DEFAULT_SCALES = (1.0, 0.875, 0.75, 0.66)
 
@@ -71,24 +72,23 @@ class MultiScaleCrop:
         return x, y, cw, ch
 
 
-def eval_views(frames: Sequence[np.ndarray], resolutions: Sequence[int]) -> list[np.ndarray]:
-    """[(T, s, s, 3) uint8 for s in resolutions]: ``preprocess(frame, s)`` per frame."""
-    return [np.stack([preprocess(f, s) for f in frames]) for s in resolutions]
+def eval_views(frames: Sequence[np.ndarray], resolutions: Sequence[int], resize: str = "area"
+               ) -> list[np.ndarray]:
+    """[(T, s, s, 3) uint8 for s in resolutions]: ``preprocess(frame, s, resize)`` per frame."""
+    return [np.stack([preprocess(f, s, resize) for f in frames]) for s in resolutions]
 
 
 def train_views(frames: Sequence[np.ndarray], resolutions: Sequence[int], crop: Crop,
-                cascade: bool = False) -> list[np.ndarray]:
-    """[(T, s, s, 3) uint8 for s in resolutions]: the same crop (and flip) on every frame."""
+                cascade: bool = False, resize: str = "area") -> list[np.ndarray]:
+    """[(T, s, s, 3) uint8 for s in resolutions]: the same crop (and flip) on every frame, resized
+    with the device's rule (``edge_runtime.preprocess.resize_image``)."""
     import cv2
     out = [np.empty((len(frames), s, s, 3), np.uint8) for s in resolutions]
     for t, f in enumerate(frames):
         region = f[crop.y:crop.y + crop.h, crop.x:crop.x + crop.w]
         for k, s in enumerate(resolutions):
             src = out[0][t] if cascade and k > 0 else region
-            if src.shape[0] == s and src.shape[1] == s:
-                out[k][t] = src
-            else:
-                cv2.resize(src, (s, s), dst=out[k][t], interpolation=cv2.INTER_AREA)
+            resize_image(src, s, resize, dst=out[k][t])
             if crop.flip and not (cascade and k > 0):
                 cv2.flip(out[k][t], 1, dst=out[k][t])
     return out
@@ -98,11 +98,12 @@ class TrainAugment:
     """Samples one :class:`Crop` per clip and applies it (``__call__(frames, rng)``)."""
 
     def __init__(self, resolutions: Sequence[int], scales: Sequence[float] = DEFAULT_SCALES,
-                 flip: bool = True, max_distort: int = 1, cascade: bool = False):
+                 flip: bool = True, max_distort: int = 1, cascade: bool = False, resize: str = "area"):
         self.resolutions = [int(s) for s in resolutions]
         self.cropper = MultiScaleCrop(self.resolutions[0], scales, max_distort)
         self.flip = flip
         self.cascade = cascade
+        self.resize = resize
 
     def sample_crop(self, w: int, h: int, rng: np.random.Generator) -> Crop:
         x, y, cw, ch = self.cropper.sample(w, h, rng)
@@ -111,4 +112,5 @@ class TrainAugment:
 
     def __call__(self, frames: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         h, w = frames[0].shape[:2]
-        return train_views(frames, self.resolutions, self.sample_crop(w, h, rng), self.cascade)
+        return train_views(frames, self.resolutions, self.sample_crop(w, h, rng), self.cascade,
+                           self.resize)

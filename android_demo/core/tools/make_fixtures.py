@@ -14,8 +14,8 @@ Writes, under android_demo/core/src/test/resources/:
 - ``codec_cases.json``: tensor bytes made by ``edge_runtime.backends.base`` (frame lookup tables
   for every dtype/layout/normalisation, state quantisation with ties, output dequantisation);
   the Kotlin ``FrameEncoder`` / ``TensorCodec`` must produce the same bytes.
-- ``resize_cases.json``: cv2.INTER_AREA outputs on a formula image (the Kotlin area resize must
-  be within 1 LSB).
+- ``resize_cases.json``: ``edge_runtime.preprocess`` outputs (area and pyramid) on a formula
+  image (the Kotlin resizes must be within 1 LSB).
 
 Deterministic (fixed seeds); the generator refuses near-ties that a 1-ulp difference between
 languages could flip.
@@ -384,6 +384,10 @@ def manifest_cases():
     case("mean bool accepted (python quirk)", [{"op": S, "path": ["normalization", "mean", 0], "value": True}])
     case("folded missing", [{"op": D, "path": ["normalization", "folded"]}])
     case("folded int", [{"op": S, "path": ["normalization", "folded"], "value": 1}])
+    case("resize pyramid accepted", [{"op": S, "path": ["normalization", "resize"], "value": "pyramid"}])
+    case("resize absent accepted (area)", [{"op": D, "path": ["normalization", "resize"]}])
+    case("resize unknown", [{"op": S, "path": ["normalization", "resize"], "value": "bicubic"}])
+    case("resize number", [{"op": S, "path": ["normalization", "resize"], "value": 3}])
     case("policy resolution wrong", [{"op": S, "path": ["policy", "resolution"], "value": 112}])
     case("policy resolution missing", [{"op": D, "path": ["policy", "resolution"]}])
     case("policy hidden float", [{"op": S, "path": ["policy", "hidden"], "value": 4.5}])
@@ -484,14 +488,17 @@ def resize_cases():
     import cv2
     from edge_runtime.preprocess import preprocess
     cases = []
-    for (h, w), sizes in (((120, 160), (84, 56, 40, 112, 120)), ((47, 61), (20, 13, 47))):
-        img = formula_image(h, w)
-        for s in sizes:
-            out = preprocess(img, s)
-            cases.append({"height": h, "width": w, "size": s,
-                          "rgb_b64": base64.b64encode(out.tobytes()).decode()})
+    for method in ("area", "pyramid"):
+        for (h, w), sizes in (((120, 160), (84, 56, 40, 112, 120, 30)), ((47, 61), (20, 13, 47)),
+                              ((257, 300), (48, 96, 64))):
+            img = formula_image(h, w)
+            for s in sizes:
+                out = preprocess(img, s, method)
+                cases.append({"height": h, "width": w, "size": s, "method": method,
+                              "rgb_b64": base64.b64encode(out.tobytes()).decode()})
     (RES / "resize_cases.json").write_text(json.dumps(
-        {"about": "edge_runtime.preprocess.preprocess (centre square + cv2 INTER_AREA, cv2 "
+        {"about": "edge_runtime.preprocess.preprocess (centre square + cv2 INTER_AREA, or the "
+                  "pyramid: 2x2 INTER_AREA halvings + one INTER_LINEAR step; cv2 "
                   f"{cv2.__version__}) of the formula image ((x*37 + y*91 + ch*53) ^ (x*y + 7*ch)) & 255",
          "cases": cases}) + "\n")
     print(f"wrote {len(cases)} resize cases")

@@ -167,7 +167,7 @@ class MainActivity : AppCompatActivity() {
             val s = session ?: return
             val now = System.nanoTime()
             if (!s.clock.due(now)) return
-            val ev = s.streamer.step(CameraFrames(image))
+            val ev = s.streamer.step(CameraFrames(image, s.manifest.normalization.resize))
             s.telemetry.record(ev)
             battery.sample(now)
             s.budget?.let { b ->

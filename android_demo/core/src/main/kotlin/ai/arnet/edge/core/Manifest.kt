@@ -80,7 +80,8 @@ data class Normalization(
     val std: List<Double>,
     val folded: Boolean,
     val color: String?,
-    val resize: String?,
+    /** `edge_runtime/preprocess.py` rule: "area" (absent = "area") or "pyramid"; see [ImageOps.resize]. */
+    val resize: String,
 )
 
 data class Costs(
@@ -377,6 +378,11 @@ private class Parser(val root: String) {
             ms[k] = v.map { Py.num(it) }
         }
         val folded = req(norm, "folded", "$where.normalization", T.BOOL) as Boolean
+        val resizeRaw: Any? = if (norm.has("resize")) norm.get("resize") else "area"
+        if (resizeRaw !is String || resizeRaw !in ImageOps.RESIZE_METHODS) {
+            fail("$where.normalization.resize",
+                "expected one of ${pyList(ImageOps.RESIZE_METHODS)}, got ${Py.repr(resizeRaw)}")
+        }
 
         val pol = req(d, "policy", where, T.DICT) as JSONObject
         val pres = req(pol, "resolution", "$where.policy", T.INT)
@@ -411,7 +417,7 @@ private class Parser(val root: String) {
             multiLabel = Py.truthy(d.opt("multi_label")),
             resolutions = res, skipLengths = skips, actions = actions,
             normalization = Normalization(ms["mean"]!!, ms["std"]!!, folded,
-                norm.opt("color") as? String, norm.opt("resize") as? String),
+                norm.opt("color") as? String, resizeRaw),
             policyResolution = res.last(), hidden = hidden,
             costs = Costs(costs.opt("unit") as? String, policyStep, ca.map { Py.num(it) }, uniform),
             sampling = Sampling(fpc, sps), artifacts = arts, raw = d, where = where)

@@ -267,9 +267,85 @@ class FrameEncoder(val spec: TensorSpec, norm: Normalization, quant: QuantParams
 
 /**
  * The device-side preprocessing of `edge_runtime/preprocess.py`: centre-crop a camera frame to a
- * square, area-resize it to each branch size, uint8 RGB HWC. Pure Kotlin (no Bitmap).
+ * square, resize it to each branch size with the manifest's rule ([resize]), uint8 RGB HWC.
+ * Pure Kotlin (no Bitmap).
  */
 object ImageOps {
+    /** The manifest's `normalization.resize` values, as `edge_runtime.preprocess.RESIZE_METHODS`. */
+    val RESIZE_METHODS = listOf("area", "pyramid")
+
+    /** Resize with a manifest rule: "area" ([resizeArea]) or "pyramid" ([resizePyramid]). */
+    fun resize(src: RgbFrame, size: Int, method: String): RgbFrame = when (method) {
+        "area" -> resizeArea(src, size)
+        "pyramid" -> resizePyramid(src, size)
+        else -> throw IllegalArgumentException(
+            "resize=${Py.repr(method)} is not one of ${RESIZE_METHODS.joinToString(", ", "[", "]") { Py.repr(it) }}")
+    }
+
+    /**
+     * `preprocess.resize_image(..., "pyramid")`: halve (2x2 mean, `(a+b+c+d+2) >> 2` like OpenCV's
+     * INTER_AREA fast path; an odd side drops its last row/column) while the image is at least
+     * twice the target, then one bilinear step ([resizeLinear]).
+     */
+    fun resizePyramid(src: RgbFrame, size: Int): RgbFrame {
+        var img = src
+        while (img.size >= 2 * size) img = halve(img)
+        return if (img.size == size) img else resizeLinear(img, size)
+    }
+
+    /** 2x2 mean of the even part of a square frame. */
+    fun halve(src: RgbFrame): RgbFrame {
+        val n = src.size / 2
+        val s = src.size
+        val d = src.data
+        val out = ByteArray(n * n * 3)
+        for (y in 0 until n) for (x in 0 until n) for (ch in 0 until 3) {
+            val p = ((2 * y) * s + 2 * x) * 3 + ch
+            val q = p + s * 3
+            val sum = (d[p].toInt() and 0xFF) + (d[p + 3].toInt() and 0xFF) +
+                (d[q].toInt() and 0xFF) + (d[q + 3].toInt() and 0xFF)
+            out[(y * n + x) * 3 + ch] = ((sum + 2) shr 2).toByte()
+        }
+        return RgbFrame(n, out)
+    }
+
+    /** Source index and weight of the right neighbour, OpenCV INTER_LINEAR's sampling grid. */
+    private fun linearTable(src: Int, dst: Int): Array<Pair<Int, Double>> {
+        val scale = src.toDouble() / dst
+        return Array(dst) { d ->
+            val f = (d + 0.5) * scale - 0.5
+            var i = kotlin.math.floor(f).toInt()
+            var w = f - i
+            if (i < 0) { i = 0; w = 0.0 }
+            if (i >= src - 1) { i = src - 1; w = 0.0 }
+            i to w
+        }
+    }
+
+    /** Bilinear resize on OpenCV INTER_LINEAR's grid (within 1 LSB of its fixed-point result). */
+    fun resizeLinear(src: RgbFrame, size: Int): RgbFrame {
+        if (src.size == size) return RgbFrame(size, src.data.copyOf())
+        val tab = linearTable(src.size, size)
+        val s = src.size
+        val d = src.data
+        fun px(y: Int, x: Int, ch: Int) = (d[(y * s + x) * 3 + ch].toInt() and 0xFF).toDouble()
+        val out = ByteArray(size * size * 3)
+        for (y in 0 until size) {
+            val (y0, wy) = tab[y]
+            val y1 = minOf(y0 + 1, s - 1)
+            for (x in 0 until size) {
+                val (x0, wx) = tab[x]
+                val x1 = minOf(x0 + 1, s - 1)
+                for (ch in 0 until 3) {
+                    val top = px(y0, x0, ch) * (1 - wx) + px(y0, x1, ch) * wx
+                    val bot = px(y1, x0, ch) * (1 - wx) + px(y1, x1, ch) * wx
+                    out[(y * size + x) * 3 + ch] = rint(top * (1 - wy) + bot * wy).toInt().coerceIn(0, 255).toByte()
+                }
+            }
+        }
+        return RgbFrame(size, out)
+    }
+
     /**
      * Centre square of a packed image (RGBA_8888 from CameraX: pixelStride 4; RGB: 3), as RGB.
      * `y0 = (h - s) / 2, x0 = (w - s) / 2` like `center_square`.

@@ -28,7 +28,8 @@ class ImageOpsTest {
         }
     }
 
-    /** Against cv2.INTER_AREA (resize_cases.json from edge_runtime.preprocess): within 1 LSB. */
+    /** Against edge_runtime.preprocess (cv2 INTER_AREA, and the pyramid of 2x2 INTER_AREA
+     *  halvings + INTER_LINEAR; resize_cases.json): within 1 LSB. */
     @Test
     fun areaResizeMatchesOpenCv() {
         val cases = Res.json("resize_cases.json").getJSONArray("cases")
@@ -38,7 +39,7 @@ class ImageOpsTest {
             val c = cases.getJSONObject(i)
             val h = c.getInt("height"); val w = c.getInt("width"); val s = c.getInt("size")
             val (buf, stride) = formula(h, w)
-            val out = ImageOps.resizeArea(ImageOps.centerSquare(buf, w, h, stride, 3), s)
+            val out = ImageOps.resize(ImageOps.centerSquare(buf, w, h, stride, 3), s, c.optString("method", "area"))
             val want = Base64.getDecoder().decode(c.getString("rgb_b64"))
             assertEquals(want.size, out.data.size)
             var worst = 0
@@ -48,7 +49,7 @@ class ImageOpsTest {
                 if (d == 0) exact++
                 total++
             }
-            assertTrue("${h}x$w -> $s: max |diff| $worst > 1", worst <= 1)
+            assertTrue("${h}x$w -> $s (${c.optString("method")}): max |diff| $worst > 1", worst <= 1)
         }
         assertTrue("only $exact of $total pixels exact", exact >= total * 0.95)
     }

@@ -137,7 +137,7 @@ class TensorTest {
             if (c.getString("kind") == "frame") {
                 val n = c.getJSONObject("normalization")
                 val norm = Normalization(n.getJSONArray("mean").doubles().toList(), n.getJSONArray("std").doubles().toList(),
-                    n.getBoolean("folded"), null, null)
+                    n.getBoolean("folded"), null, "area")
                 FrameEncoder(spec, norm, q).encode(img, buf)
             } else {
                 TensorCodec.encode(spec, c.getJSONArray("values").float32s("values"), buf, q)
