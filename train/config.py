@@ -63,6 +63,9 @@ class ARNetConfig:
                 f"feature extractor '{self.policy_backbone}' serves)")
         if self.method not in METHODS:
             raise ConfigError(f"method={self.method!r} is not one of {list(METHODS)}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int):
+            raise ConfigError(f"num_classes={self.num_classes!r}: expected an integer >= 1 "
+                              f"(\"auto\" is resolved from the data by train/train.py)")
         if self.num_classes < 1:
             raise ConfigError(f"num_classes={self.num_classes}: must be >= 1")
         if self.hidden < 1:

@@ -234,6 +234,28 @@ def cost_table_from_config(cfg) -> CostTable:
 # CLI
 # ----------------------------------------------------------------------------------------------
 
+def _classes_from_data(data: dict, fallback: int) -> int:
+    """The class count of a config whose ``num_classes`` is "auto": the lines of the data's
+    ``classes.txt`` (beside a list file, or in the root) or, when there is none here, ``fallback``
+    (only the classifier heads' cost depends on it)."""
+    from pathlib import Path
+    cands = []
+    for sec in [data] + [data.get(k) or {} for k in ("train", "val", "test")]:
+        if isinstance(sec, dict):
+            if sec.get("classes_file"):
+                cands.append(Path(sec["classes_file"]))
+            if sec.get("list_file"):
+                cands.append(Path(sec["list_file"]).parent / "classes.txt")
+            if sec.get("root"):
+                cands.append(Path(sec["root"]) / "classes.txt")
+    for p in cands:
+        if p.is_file():
+            n = sum(1 for line in p.read_text().splitlines() if line.strip())
+            if n:
+                return n
+    return max(1, int(fallback))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.costs", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -243,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--resolution", type=int, nargs="+",
                     help="with --backbone: input size(s) (default: the backbone's native size)")
     ap.add_argument("--classes", type=int, default=1000,
-                    help="with --backbone: FC classifier size added to the total (0: none; default 1000)")
+                    help="with --backbone: FC classifier size added to the total (0: none; default 1000); "
+                         "with --config and num_classes: auto, the class count when the data's "
+                         "classes.txt is not here")
     ap.add_argument("--json", action="store_true", help="print the manifest costs object as JSON")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = ap.parse_args(argv)
@@ -256,7 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             d = load_yaml(args.config)
             if "model" not in d or not isinstance(d["model"], dict):
                 raise ConfigError(f"{args.config}: expected a 'model:' section (ARNetConfig fields)")
-            cfg = ARNetConfig.from_dict({**d["model"], "pretrained": False}, where=f"{args.config}: model")
+            model_d = {**d["model"], "pretrained": False}
+            if model_d.get("num_classes", "auto") == "auto":   # resolved from the data in training
+                model_d["num_classes"] = _classes_from_data(d.get("data") or {}, args.classes)
+            cfg = ARNetConfig.from_dict(model_d, where=f"{args.config}: model")
             table = cost_table_from_config(cfg)
             if args.json:
                 print(json.dumps(table.to_manifest(), indent=2))

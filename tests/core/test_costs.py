@@ -178,6 +178,24 @@ def test_cli_config_table_and_json(tmp_path, capsys):
     assert len(costs["actions"]) == 7 and costs["actions"][4:] == [0.0, 0.0, 0.0]
 
 
+def test_cli_num_classes_auto_reads_the_datas_classes(tmp_path, capsys):
+    """Training configs say ``num_classes: auto``; the cost CLI counts their class file."""
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    (tmp_path / "train.txt").write_text("")
+    p = tmp_path / "auto.yaml"
+    p.write_text("model:\n  num_classes: auto\n  resolutions: [64, 48, 32, 24]\n"
+                 "  backbones: [tiny_cnn, tiny_cnn, tiny_cnn]\n  policy_backbone: tiny_cnn\n  hidden: 32\n"
+                 f"data:\n  root: {tmp_path}\n  train: {{list_file: {tmp_path / 'train.txt'}}}\n")
+    assert main(["--config", str(p)]) == 0
+    assert "classes=3" in capsys.readouterr().out
+    p.write_text(p.read_text().replace(str(tmp_path), str(tmp_path / "elsewhere")))
+    assert main(["--config", str(p), "--classes", "7"]) == 0      # no classes.txt here: --classes
+    assert "classes=7" in capsys.readouterr().out
+    p.write_text(p.read_text().replace("num_classes: auto", "num_classes: many"))
+    assert main(["--config", str(p)]) == 2
+    assert "num_classes='many': expected an integer" in capsys.readouterr().err
+
+
 def test_cli_backbone(capsys):
     assert main(["--backbone", "efficientnet_lite0", "--resolution", "224", "84"]) == 0
     out = capsys.readouterr().out
