@@ -132,8 +132,9 @@ def test_validation_matrix_in_manifest(manifest):
             assert p["top1"] == v["pytorch"]["top1"]
         if key.endswith("/int8"):
             assert p["prediction_agreement"] >= 0.75, (key, p)
-    fp32_checks = [c for c in v["checks"] if "fp32" in c["what"] or "relative" in c["what"]
-                   and "int8" not in c["what"] and "fp16" not in c["what"]]
+    # fp32 targets must hold; int8/fp16 ones are reported (an int8 check reads "litert/int8 top-1
+    # drop vs PyTorch fp32": it mentions fp32 but is not an fp32 target)
+    fp32_checks = [c for c in v["checks"] if "int8" not in c["what"] and "fp16" not in c["what"]]
     assert fp32_checks and all(c["ok"] for c in fp32_checks), fp32_checks
     # the tiny model is shaped to use many actions: the pipelines exercise skips and backbones
     hist = v["pytorch"]["action_histogram"]

@@ -150,7 +150,7 @@ def test_kinetics_list_and_eval_pixels(frames_root):
         for k, s in enumerate(RES):
             for t, fi in enumerate(idx):
                 bgr = cv2.imread(str(frames_root / ds.records[i].path / f"{fi + 1:05d}.jpg"))
-                ref = preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), s)
+                ref = preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), s, ds.cfg.resize)
                 assert torch.equal(item["frames"][k][t], torch.from_numpy(ref).permute(2, 0, 1))
 
 
@@ -205,8 +205,10 @@ def test_config_errors_name_value_and_choices():
 
 # ------------------------------------------------------------------------------ videos
 @pytest.mark.parametrize("decoder", ["pyav", "opencv"])
-def test_video_folder_eval_equals_device_preprocess(video_root, decoder):
-    ds = build_dataset(cfg(root=str(video_root), decoder=decoder))
+@pytest.mark.parametrize("rule", ["pyramid", "area"])
+def test_video_folder_eval_equals_device_preprocess(video_root, decoder, rule):
+    ds = build_dataset(cfg(root=str(video_root), decoder=decoder, resize=rule))
+    assert ds.cfg.resize == rule
     assert ds.format == "video_folder" and ds.labels == ["jump", "walk"]
     assert [r.path for r in ds.records] == ["jump/j0.mp4", "jump/j1.mp4", "walk/w0.mp4",
                                             "walk/w1.mp4"]
@@ -217,7 +219,7 @@ def test_video_folder_eval_equals_device_preprocess(video_root, decoder):
         item = ds[i]
         assert item["label"] == ds.targets[i] and item["index"] == i
         for k, s in enumerate(RES):
-            ref = np.stack([preprocess(decoded[j], s) for j in idx])
+            ref = np.stack([preprocess(decoded[j], s, ds.cfg.resize) for j in idx])
             assert torch.equal(item["frames"][k], torch.from_numpy(ref).permute(0, 3, 1, 2))
     assert not ds.bad_items
 

@@ -408,11 +408,19 @@ def build_loader(dataset: ClipDataset, batch_size: int, shuffle: bool | None = N
                  pin_memory: bool = False, persistent_workers: bool = False,
                  prefetch_factor: int | None = None) -> torch.utils.data.DataLoader:
     """A DataLoader with :func:`collate` and :func:`worker_init_fn` (shuffle/drop_last default
-    to the dataset's mode)."""
+    to the dataset's mode).
+
+    Workers start from a fork server where the platform has one (Linux): a plain ``fork`` of a
+    process whose OpenCV / torch thread pools have been used can inherit a lock or condition
+    variable mid-use, and the worker then hangs for ever (seen: ``cv2.setNumThreads`` blocked in
+    ``pthread_cond_destroy`` in a forked worker during the test suite)."""
+    import multiprocessing as mp
     train = dataset.cfg.train
     kw: dict[str, Any] = {}
     if num_workers > 0:
         kw["persistent_workers"] = persistent_workers
+        if "forkserver" in mp.get_all_start_methods():
+            kw["multiprocessing_context"] = "forkserver"
         if prefetch_factor is not None:
             kw["prefetch_factor"] = prefetch_factor
     return torch.utils.data.DataLoader(
