@@ -14,7 +14,9 @@ backbone), end-to-end fps (wall clock, decoding included — skipped frames are 
 decoded), ms per step p50/p95, GMACs per frame (from the manifest's cost table) and, for a
 ``root/<class>/*.mp4`` folder whose class names match the manifest's labels, clip accuracy (the
 clip prediction is the mean of the processed frames' logits over the whole clip, STREAMING.md's
-offline rule). ``speedup`` = adaptive fps ÷ uniform fps; ``gmacs_ratio`` = adaptive GMACs ÷
+offline rule). ``speedup`` = adaptive fps ÷ uniform fps; ``wall_time_ratio`` = 1 ÷ speedup;
+``goals`` checks the runtime issue's CPU speed goals (≥ 2× fps, wall-time ratio ≤ GMACs ratio +
+0.10, ≥ 60 end-to-end fps) on this run; ``gmacs_ratio`` = adaptive GMACs ÷
 uniform GMACs. Methods are interleaved per clip (ABC, CBA, ...) so drifting clocks and thermals
 hit all of them alike.
 """
@@ -228,12 +230,35 @@ def bench(args: argparse.Namespace) -> int:
             if (a["end_to_end_fps"] and u["end_to_end_fps"]) else None
         out["gmacs_ratio"] = (a["gmacs_per_frame"] / u["gmacs_per_frame"]) \
             if (a["gmacs_per_frame"] is not None and u["gmacs_per_frame"]) else None
+        out["wall_time_ratio"] = 1.0 / out["speedup"] if out["speedup"] else None
+        out["goals"] = goals(out)
     if not args.quiet:
         print(table(out))
     if args.json:
         from edge_runtime.manifest import atomic_write_text
         atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
     return 0
+
+
+# The speed goals of the runtime issue (a 2-core x86 CPU with LiteRT; the GPU one needs CUDA).
+GOAL_SPEEDUP = 2.0          # adaptive fps >= 2 x uniform fps
+GOAL_WALL_EXCESS = 0.10     # wall-time ratio <= GMACs ratio + 0.10
+GOAL_E2E_FPS = 60.0         # end-to-end (decode + policy + backbone) processed fps
+
+
+def goals(out: dict) -> dict:
+    """{goal: {"value", "target", "ok"}} from a result dict (ok is None when not measurable)."""
+    sp, wr, gr = out.get("speedup"), out.get("wall_time_ratio"), out.get("gmacs_ratio")
+    e2e = (out["methods"].get("adaptive") or {}).get("end_to_end_fps")
+    excess = wr - gr if wr is not None and gr is not None else None
+    return {
+        "speedup": {"value": sp, "target": f">= {GOAL_SPEEDUP}",
+                    "ok": None if sp is None else sp >= GOAL_SPEEDUP},
+        "wall_minus_gmacs_ratio": {"value": excess, "target": f"<= {GOAL_WALL_EXCESS}",
+                                   "ok": None if excess is None else excess <= GOAL_WALL_EXCESS},
+        "end_to_end_fps": {"value": e2e, "target": f">= {GOAL_E2E_FPS}",
+                           "ok": None if e2e is None else e2e >= GOAL_E2E_FPS},
+    }
 
 
 def table(out: dict) -> str:
@@ -255,7 +280,12 @@ def table(out: dict) -> str:
         lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
     if "speedup" in out:
         lines.append(f"speedup (adaptive fps / uniform fps): {f(out['speedup'], '.2f')}x, end-to-end "
-                     f"{f(out.get('speedup_end_to_end'), '.2f')}x; GMACs ratio {f(out.get('gmacs_ratio'), '.3f')}")
+                     f"{f(out.get('speedup_end_to_end'), '.2f')}x; GMACs ratio {f(out.get('gmacs_ratio'), '.3f')}, "
+                     f"wall-time ratio {f(out.get('wall_time_ratio'), '.3f')}")
+        g = out.get("goals") or {}
+        verdict = {True: "met", False: "NOT met", None: "n/a"}
+        lines.append("goals (2-core CPU, LiteRT): " + "; ".join(
+            f"{k} {f(v['value'], '.3f')} {v['target']}: {verdict[v['ok']]}" for k, v in g.items()))
     a = out["methods"].get("adaptive", {}).get("actions")
     if a:
         lines.append("adaptive actions: " + ", ".join(f"{k} {v}" for k, v in a.items()))

@@ -40,8 +40,14 @@ def test_bench_fake_backend_json(tmp_path, fake_model_dir, labelled_videos, caps
         assert v["labelled_clips"] == 2 and 0 <= v["accuracy"] <= 1
     assert r["speedup"] == pytest.approx(a["processed_fps"] / u["processed_fps"])
     assert r["gmacs_ratio"] == pytest.approx(a["gmacs_per_frame"] / u["gmacs_per_frame"])
+    assert r["wall_time_ratio"] == pytest.approx(1 / r["speedup"])
+    g = r["goals"]
+    assert g["speedup"]["ok"] == (r["speedup"] >= 2.0)
+    assert g["wall_minus_gmacs_ratio"]["value"] == pytest.approx(r["wall_time_ratio"] - r["gmacs_ratio"])
+    assert g["wall_minus_gmacs_ratio"]["ok"] == (g["wall_minus_gmacs_ratio"]["value"] <= 0.10)
+    assert g["end_to_end_fps"]["value"] == a["end_to_end_fps"]
     assert sum(a["actions"].values()) == a["steps"]
-    assert "speedup" in stdout and "adaptive" in stdout
+    assert "speedup" in stdout and "adaptive" in stdout and "goals (2-core CPU, LiteRT)" in stdout
 
 
 def test_bench_clip_sampling_and_method_subset(fake_model_dir, labelled_videos, capsys):
