@@ -23,11 +23,6 @@ def accuracy_loss(video_logits: torch.Tensor, target: torch.Tensor, multi_label:
     return F.cross_entropy(video_logits.float(), target)
 
 
-def step_costs(cost_per_action: torch.Tensor, policy_step: float) -> torch.Tensor:
-    """GMACs of a decision step per action: policy step + the action's own cost."""
-    return cost_per_action + policy_step
-
-
 def action_cover(num_resolutions: int, skip_lengths) -> torch.Tensor:
     """Frames one decision covers, per action: 1 for a resolution, F for "skip F"."""
     return torch.tensor([1.0] * num_resolutions + [float(f) for f in skip_lengths])

@@ -231,7 +231,7 @@ class Trainer:
             from train.costs import arnet_cost_table
             cost_table = arnet_cost_table(self.model)
         self.cost_table = cost_table
-        self.step_cost = None
+        self.step_cost = self.cover = None
         if cost_table is not None:
             self.step_cost = torch.tensor([cost_table.policy_step + a for a in cost_table.actions],
                                           device=self.d.device)
