@@ -88,7 +88,7 @@ def test_checkpoint_export_and_int8_without_calibration(tmp_path, capsys):
                           sampling={"frames_per_clip": 4, "seconds_per_step": 0.5})
     os.utime(old, (time.time() - 100, time.time() - 100))
     save_checkpoint(runs / "new" / "model.pt", tiny_model(0), labels=list("vwxyz"),
-                    sampling={"frames_per_clip": 4, "seconds_per_step": 0.5})
+                    sampling={"frames_per_clip": 4, "seconds_per_step": 0.5, "resize": "pyramid"})
     out = tmp_path / "art"
     rc = export_all.main(["--runs", str(runs), "--formats", "onnx,pte-int8", "--out", str(out), *FAST])
     log = capsys.readouterr().out
@@ -97,6 +97,7 @@ def test_checkpoint_export_and_int8_without_calibration(tmp_path, capsys):
     m = load_manifest(out, verify=True)
     assert m.labels == list("vwxyz") and m.training["checkpoint"].endswith("new/model.pt")
     assert m.sampling == {"frames_per_clip": 4, "seconds_per_step": 0.5}
+    assert m.normalization["resize"] == "pyramid"     # the training rule moves to the manifest
     assert {a.format for a in m.artifacts} == {"onnx"}
     assert "--calib" in m.validation["formats"]["pte-int8"]["error"]
 

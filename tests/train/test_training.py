@@ -64,7 +64,8 @@ def test_three_stage_schedule_writes_checkpoints_and_log(tiny_data, tmp_path):
     assert [l.split(",")[1] for l in lines[1:]] == ["warmup", "joint", "finetune"]
     from train.checkpoint import load_checkpoint
     ck = load_checkpoint(run / "last.pt")
-    assert ck.labels == ["c0", "c1", "c2"] and ck.sampling == {"frames_per_clip": 4, "seconds_per_step": 0.25}
+    assert ck.labels == ["c0", "c1", "c2"]
+    assert ck.sampling == {"frames_per_clip": 4, "seconds_per_step": 0.25, "resize": "pyramid"}
     assert ck.meta["cost_table"]["actions"][-1] == 0.0
     best = load_checkpoint(run / "best.pt")   # the best of the last stage, whatever joint scored
     assert best.meta["stage"] == "finetune" and best.meta["epoch"] == 2
