@@ -235,24 +235,20 @@ def cost_table_from_config(cfg) -> CostTable:
 # ----------------------------------------------------------------------------------------------
 
 def _classes_from_data(data: dict, fallback: int) -> int:
-    """The class count of a config whose ``num_classes`` is "auto": the lines of the data's
-    ``classes.txt`` (beside a list file, or in the root) or, when there is none here, ``fallback``
-    (only the classifier heads' cost depends on it)."""
-    from pathlib import Path
-    cands = []
-    for sec in [data] + [data.get(k) or {} for k in ("train", "val", "test")]:
-        if isinstance(sec, dict):
-            if sec.get("classes_file"):
-                cands.append(Path(sec["classes_file"]))
-            if sec.get("list_file"):
-                cands.append(Path(sec["list_file"]).parent / "classes.txt")
-            if sec.get("root"):
-                cands.append(Path(sec["root"]) / "classes.txt")
-    for p in cands:
-        if p.is_file():
-            n = sum(1 for line in p.read_text().splitlines() if line.strip())
-            if n:
-                return n
+    """The class count of a config whose ``num_classes`` is "auto": its data's classes file
+    (found as training finds it) or, when there is none here, ``fallback`` (only the classifier
+    heads' cost depends on it)."""
+    from train.data.dataset import find_classes_file
+    from train.data.lists import ListFileError, read_classes
+    common = {k: v for k, v in data.items() if k not in ("train", "val", "test")}
+    for split in ("train", "val", "test"):
+        sec = {**common, **(data.get(split) or {})}
+        cf = find_classes_file(sec.get("classes_file"), sec.get("list_file"), sec.get("root"))
+        if cf is not None and cf.is_file():
+            try:
+                return len(read_classes(cf))
+            except ListFileError:
+                continue
     return max(1, int(fallback))
 
 

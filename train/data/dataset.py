@@ -159,10 +159,13 @@ class BadItem:
     reason: str
 
 
-def _find_classes_file(cfg: DataConfig) -> Path | None:
-    if cfg.classes_file:
-        return Path(cfg.classes_file)
-    for d in ([Path(cfg.list_file).parent] if cfg.list_file else []) + [Path(cfg.root)]:
+def find_classes_file(classes_file: str | None, list_file: str | None, root: str | None
+                      ) -> Path | None:
+    """``classes_file``, else a ``classes.txt`` beside the list file or in ``root`` (DataConfig's
+    rule), else None."""
+    if classes_file:
+        return Path(classes_file)
+    for d in ([Path(list_file).parent] if list_file else []) + ([Path(root)] if root else []):
         if (d / "classes.txt").is_file():
             return d / "classes.txt"
     return None
@@ -186,7 +189,7 @@ def load_records(cfg: DataConfig) -> tuple[str, list[VideoRecord], list[str]]:
                                     f"folders under {cfg.root}: {labels}")
     else:
         records = parse_list(cfg.list_file, fmt)
-        cf = _find_classes_file(cfg)
+        cf = find_classes_file(cfg.classes_file, cfg.list_file, cfg.root)
         if cf is not None:
             labels = read_classes(cf)
         else:
