@@ -228,6 +228,11 @@ class Manifest:
     def policy_resolution(self) -> int:
         return int(self.policy["resolution"])
 
+    @property
+    def resize(self) -> str:
+        """The frame resize rule (``preprocess.RESIZE_METHODS``); manifests without one: area."""
+        return str(self.normalization.get("resize", "area"))
+
     def action_cost(self, a: int) -> float:
         """GMACs spent by a step that takes action ``a`` (policy step included for
         a decision step; the skipped frames that follow cost 0)."""

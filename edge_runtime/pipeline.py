@@ -369,7 +369,7 @@ class AdaptivePipeline:
         self.backbones = [self.models.get(a.backbone) if a.backbone != "policy" else None
                           for a in m.actions[:self.L - 1]]
         self.sizes = list(m.resolutions)
-        self.resize = str(m.normalization.get("resize", "area"))   # preprocess.RESIZE_METHODS
+        self.resize = m.resize
         self._check_sizes()
         # budget
         if budget is None and (target_fps or target_mw):

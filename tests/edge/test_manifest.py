@@ -85,7 +85,7 @@ def test_resize_rule_defaults_to_area(tmp_path):
     d = copy.deepcopy(make_manifest_dict(tmp_path))
     d["normalization"].pop("resize", None)
     (tmp_path / "manifest.json").write_text(json.dumps(d))
-    assert load_manifest(tmp_path).normalization.get("resize", "area") == "area"
+    assert load_manifest(tmp_path).resize == "area"
     d["normalization"]["resize"] = "pyramid"
     (tmp_path / "manifest.json").write_text(json.dumps(d))
     assert load_manifest(tmp_path).normalization["resize"] == "pyramid"
