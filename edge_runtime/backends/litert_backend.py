@@ -1,13 +1,28 @@
-"""LiteRT (TFLite) backend: ``ai_edge_litert``, else ``tflite_runtime``, else ``tensorflow.lite``.
+"""LiteRT (TFLite) backend: ``ai_edge_litert``, else ``tflite_runtime``, else TensorFlow's
+``tensorflow.lite.python.interpreter`` (what ``tf.lite.Interpreter`` is).
 
 * threads: ``num_threads`` of the interpreter (XNNPACK uses them too); default every available
   core (LiteRT itself would use 1);
 * delegate: XNNPACK (the interpreter's default delegate) unless ``delegate="none"``; an external
   delegate library (``delegate="/path/libtensorflowlite_gpu_delegate.so"``) is loaded with
   ``load_delegate(path, delegate_options)`` and applied before the default one;
-* calls go through the signature runner when the artifact names a ``signature``, else by tensor
-  name (the manifest's names, mapped through ``extra.tensors`` when the exporter recorded the raw
-  graph names; ``serving_default_<name>:0`` is accepted for ``<name>``);
+* names: when the artifact names a ``signature`` the manifest's names are the signature's names,
+  resolved once at load to tensor indices (the signature runner's ``get_input_details`` /
+  ``get_output_details``); else the graph's tensor names (the manifest's names, mapped through
+  ``extra.tensors`` when the exporter recorded the raw graph names;
+  ``serving_default_<name>:0`` is accepted for ``<name>``);
+* calls: ``allocate_tensors()`` once at load, then per call ``set_tensor(index, x)`` per input,
+  ``invoke()``, ``get_tensor(index)`` (a copy) per output. The signature runner is not kept: its
+  ``__call__`` resizes, re-allocates and builds dicts on every call (5–12 µs more per call on the
+  Lite0 models, 2 cores), and while a runner object is alive the interpreter refuses
+  ``allocate_tensors()`` / ``invoke()`` (the runner holds a reference to the engine's wrapper,
+  which the "no numpy views alive" check counts). Only a signature that is not the primary
+  subgraph's inputs/outputs (a multi-signature model) is still called through its runner.
+  ``tensor()`` views are not used: making one costs more than ``set_tensor``'s copy of these small
+  inputs, and a view alive across ``invoke()`` makes it raise. Outputs are bit-identical to the
+  runner's, except on ``tflite_runtime`` 2.14 whose runner allocates its subgraph without the lazy
+  default delegate (so it never ran XNNPACK) while ``allocate_tensors()`` applies it: there the
+  default now really is XNNPACK, as ``delegates`` says (float results may move by an ulp);
 * int8/uint8 tensors are (de)quantised with the interpreter's quantisation parameters (the
   manifest's ``quant`` is the fallback); the LSTM state is requantised on every step.
 """
@@ -23,7 +38,9 @@ import numpy as np
 from edge_runtime.backends import BackendError, BackendOptions, available_cores
 from edge_runtime.backends.base import AdaptedModel, EngineTensor, guess_layout, resolve_quant
 
-_ENGINES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
+# tensorflow.lite.python.interpreter, not tensorflow.lite: the latter is the bare package directory
+# (no Interpreter); the public tf.lite API object is built elsewhere in TensorFlow's __init__.
+_ENGINES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite.python.interpreter")
 _engine_cache: dict[str, Any] = {}
 
 
@@ -38,17 +55,12 @@ def import_interpreter(prefer: str | None = None) -> tuple[str, Any, Any, Any]:
             return _engine_cache[mod_name]
         try:
             mod = importlib.import_module(mod_name)
-        except ImportError as e:
-            errors.append(f"{mod_name}: {e}")
-            continue
-        if mod_name == "tensorflow.lite":
-            interp_cls = mod.Interpreter
-            load_delegate = mod.experimental.load_delegate
-            resolver = getattr(mod.experimental, "OpResolverType", None)
-        else:
             interp_cls = mod.Interpreter
             load_delegate = mod.load_delegate
-            resolver = getattr(mod, "OpResolverType", None)
+        except (ImportError, AttributeError) as e:
+            errors.append(f"{mod_name}: {e}")
+            continue
+        resolver = getattr(mod, "OpResolverType", None)
         got = (mod_name, interp_cls, load_delegate, resolver)
         _engine_cache[mod_name] = got
         return got
@@ -82,6 +94,17 @@ def _match(name: str, available: dict, where: str, kind: str) -> str:
                        f"its {kind}s are {sorted(available)}")
 
 
+def _primary_signature(interp, in_det: dict, out_det: dict) -> bool:
+    """Whether a signature's tensors (its runner's details) are the primary subgraph's own inputs
+    and outputs, so it can be called with the interpreter's plain ``set_tensor`` / ``invoke`` /
+    ``get_tensor`` (which work on subgraph 0)."""
+    prim_in = {d["index"]: d["name"] for d in interp.get_input_details()}
+    prim_out = {d["index"]: d["name"] for d in interp.get_output_details()}
+    return (len(prim_in) == len(in_det)
+            and all(prim_in.get(d["index"]) == d["name"] for d in in_det.values())
+            and all(prim_out.get(d["index"]) == d["name"] for d in out_det.values()))
+
+
 class LiteRTBackend(AdaptedModel):
     name = "litert"
 
@@ -89,6 +112,7 @@ class LiteRTBackend(AdaptedModel):
         self.engine: str | None = None
         self.delegates: list[str] = []
         self.threads: int | None = None
+        self.call_path: str | None = None   # "direct" (set_tensor/invoke/get_tensor) or "signature_runner"
         self._runner = None
         self._interp = None
 
@@ -125,26 +149,35 @@ class LiteRTBackend(AdaptedModel):
             raise BackendError(f"{path}: {self.engine} cannot load this model ({e})") from None
         self._interp = interp
         where = f"{path} ({artifact.id})"
+        self._where = where
         raw_names = (artifact.extra or {}).get("tensors") or {}
         use_signature = bool(artifact.signature) and hasattr(interp, "get_signature_runner")
         if artifact.signature and not use_signature and not raw_names:
             raise BackendError(f"{where}: this {self.engine} has no signature runners and the manifest "
                                f"gives no raw tensor names (extra.tensors)")
+        direct = True
         if use_signature:
             sigs = interp.get_signature_list()
             if artifact.signature not in sigs:
                 raise BackendError(f"{where}: no signature {artifact.signature!r}; the model has "
                                    f"{sorted(sigs)}")
-            self._runner = interp.get_signature_runner(artifact.signature)
-            in_det = self._runner.get_input_details()
-            out_det = self._runner.get_output_details()
+            runner = interp.get_signature_runner(artifact.signature)
+            in_det = runner.get_input_details()
+            out_det = runner.get_output_details()
+            direct = (getattr(runner, "_subgraph_index", 0) == 0
+                      and _primary_signature(interp, in_det, out_det))
+            # a live runner holds a reference to the engine's wrapper: the interpreter's
+            # allocate_tensors()/invoke() would take it for a numpy view and raise
+            del runner
+            if direct:
+                self._allocate(where)
+            else:
+                self._runner = interp.get_signature_runner(artifact.signature)
         else:
-            try:
-                interp.allocate_tensors()
-            except RuntimeError as e:
-                raise BackendError(f"{where}: allocate_tensors failed ({e})") from None
+            self._allocate(where)
             in_det = {d["name"]: d for d in interp.get_input_details()}
             out_det = {d["name"]: d for d in interp.get_output_details()}
+        self.call_path = "direct" if direct else "signature_runner"
         self._inputs, self._outputs = [], []
         self._in_index, self._out_index = {}, {}
         in_names = {} if use_signature else dict(raw_names.get("inputs") or {})
@@ -157,7 +190,7 @@ class LiteRTBackend(AdaptedModel):
                              guess_layout(tuple(d["shape"]), spec.layout))
             t.quant = resolve_quant(spec, _quant_of(d), dt, where)
             self._inputs.append(t)
-            self._in_index[n] = d["index"]
+            self._in_index[n] = int(d["index"])
         for spec in artifact.outputs:
             n = _match(out_names.get(spec.name, spec.name), out_det, where, "output")
             d = out_det[n]
@@ -165,17 +198,38 @@ class LiteRTBackend(AdaptedModel):
             t = EngineTensor(n, spec.role, tuple(int(s) for s in d["shape"]), dt, spec.layout)
             t.quant = resolve_quant(spec, _quant_of(d), dt, where)
             self._outputs.append(t)
-            self._out_index[n] = d["index"]
+            self._out_index[n] = int(d["index"])
         self._build_adapters(options.normalization)
+        # the hot path's tables: (role, tensor index, adapter), bound engine methods
+        self._feed = [(t.role, self._in_index[t.name], self._in_adapt[t.role]) for t in self._inputs]
+        self._fetch = [(t.role, self._out_index[t.name], self._out_adapt[t.role]) for t in self._outputs]
+        self._set_tensor = interp.set_tensor
+        self._invoke = interp.invoke
+        self._get_tensor = interp.get_tensor
+
+    def _allocate(self, where: str) -> None:
+        try:
+            self._interp.allocate_tensors()
+        except RuntimeError as e:
+            raise BackendError(f"{where}: allocate_tensors failed ({e})") from None
 
     def run(self, inputs: dict) -> dict:
-        feed = self._adapt_inputs(inputs)
         if self._runner is not None:
+            feed = self._adapt_inputs(inputs)
             res = self._runner(**feed)
             return {t.role: self._out_adapt[t.role](res[t.name]) for t in self._outputs}
-        interp = self._interp
-        for name, x in feed.items():
-            interp.set_tensor(self._in_index[name], x)
-        interp.invoke()
-        return {t.role: self._out_adapt[t.role](interp.get_tensor(self._out_index[t.name]))
-                for t in self._outputs}
+        set_tensor = self._set_tensor
+        for role, index, adapt in self._feed:
+            try:
+                x = inputs[role]
+            except KeyError:
+                self._adapt_inputs(inputs)  # raises the shared "missing input role" error
+                raise
+            y = adapt(x)
+            try:
+                set_tensor(index, y)
+            except ValueError as e:  # the engine's shape/dtype check (the runner would resize)
+                raise ValueError(f"{self._where}: input {role!r}: {e}") from None
+        self._invoke()
+        get_tensor = self._get_tensor
+        return {role: adapt(get_tensor(index)) for role, index, adapt in self._fetch}

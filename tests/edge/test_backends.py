@@ -151,12 +151,15 @@ def test_litert_by_tensor_name_and_delegate_options(engine_models, tmp_path):
     m = load_manifest(engine_models)
     art = m.find("policy", "litert", "fp32")
     sig = create_backend("litert", m.verify(art), art, BackendOptions(normalization=m.normalization))
-    real = {k: d["name"] for k, d in sig._runner.get_output_details().items()}
+    assert sig.call_path == "direct"           # the signature's names, resolved to indices once
+    from edge_runtime.backends.litert_backend import import_interpreter
+    runner = import_interpreter()[1](model_path=str(m.verify(art))).get_signature_runner(art.signature)
+    real = {k: d["name"] for k, d in runner.get_output_details().items()}
     for t in art.outputs:                      # the manifest names the graph's own tensors
         t.name = real[t.name]
     art.signature = None
     b = create_backend("litert", m.verify(art), art, BackendOptions(normalization=m.normalization, delegate="none"))
-    assert b.delegates == ["builtin"]
+    assert b.delegates == ["builtin"] and b.call_path == "direct"
     w = dict(np.load(engine_models / "weights.npz"))
     fr = np.full((1, 24, 24, 3), 100, np.uint8)
     z = np.zeros((1, mk.H), np.float32)
