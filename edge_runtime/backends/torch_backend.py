@@ -45,6 +45,12 @@ class TorchBackend(AdaptedModel):
             ep = torch.export.load(str(path))
         except Exception as e:
             raise BackendError(f"{path}: torch.export.load failed ({type(e).__name__}: {e})") from None
+        if dev != "cpu":
+            try:   # device constants baked into the graph (torch.export records them on the CPU)
+                from torch.export.passes import move_to_device_pass
+                ep = move_to_device_pass(ep, dev)
+            except ImportError:
+                pass
         mod = ep.module()
         try:
             mod = mod.to(dev)
