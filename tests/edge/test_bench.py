@@ -83,3 +83,16 @@ def test_bench_real_engine(engine_models, tmp_path, capsys):
     r = json.loads(out.read_text())
     assert r["backend"] == "litert" and r["methods"]["adaptive"]["labelled_clips"] == 1
     assert r["engines"]["policy"]["engine"] in ("ai_edge_litert", "tflite_runtime", "tensorflow")
+
+
+def test_goals_pick_the_gpu_goal_when_every_engine_is_on_cuda():
+    base = {"speedup": 2.5, "wall_time_ratio": 0.4, "gmacs_ratio": 0.25,
+            "methods": {"adaptive": {"end_to_end_fps": 100.0}}}
+    gpu = bench.goals({**base, "engines": {"policy": {"device": "cuda"}, "backbone_224": {"device": "cuda:0"}}})
+    assert set(gpu) == {"gpu_step_ratio"} and gpu["gpu_step_ratio"]["ok"] is True
+    slow = bench.goals({**base, "wall_time_ratio": 0.7, "engines": {"policy": {"device": "cuda"}}})
+    assert slow["gpu_step_ratio"]["ok"] is False
+    mixed = bench.goals({**base, "engines": {"policy": {"device": "cpu"}, "backbone_224": {"device": "cuda"}}})
+    assert set(mixed) == {"speedup", "wall_minus_gmacs_ratio", "end_to_end_fps"}
+    cpu = bench.goals({**base, "engines": {"policy": {"threads": 2}}})
+    assert cpu["wall_minus_gmacs_ratio"]["ok"] is False            # 0.4 - 0.25 = 0.15 > 0.10
