@@ -61,7 +61,6 @@ class TrainConfig:
     channels_last: bool = True    # CUDA only
     max_steps_per_epoch: int = 0  # 0 = whole epoch (tests/demos cap it)
     eval_every: int = 1
-    compile: bool = False
     policy_lr_mult: float = 1.0   # the policy's LSTM + action head learn this much faster
     freeze_backbone_fraction: float = 0.0  # freeze the first share of every backbone's parameters
                                            # (pretrained early layers; their BN stays in eval)
