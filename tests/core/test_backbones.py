@@ -296,3 +296,32 @@ def test_imagenet_classifier_only_for_lite():
         imagenet_classifier("resnet50")
     fc = imagenet_classifier("efficientnet_lite0")
     assert isinstance(fc, nn.Linear) and fc.weight.shape == (1000, 1280)
+
+
+# ----------------------------------------------------------- the early-stages Lite0 policy net
+
+def test_lite0_early_keeps_lite0s_first_stages_and_their_weights():
+    early = create_backbone("efficientnet_lite0_early", pretrained=True).eval()
+    full = create_backbone("efficientnet_lite0", pretrained=True).eval()
+    assert get_spec("efficientnet_lite0_early").num_features == 256
+    assert len(early.net.blocks) == 3
+    convs = [m for m in early.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 16                              # stem 1 + 2 + 2x3 + 2x3 + new head 1
+    sd_e, sd_f = early.net.state_dict(), full.net.state_dict()
+    shared = [k for k in sd_e if k.startswith(("conv_stem.", "bn1.", "blocks."))]
+    assert shared and all(torch.equal(sd_e[k], sd_f[k]) for k in shared)
+    x = torch.rand(2, 3, 48, 48) * 255
+    with torch.no_grad():
+        feats = early(x)
+        stage3 = full.net.blocks[:3](full.net.bn1(full.net.conv_stem(full.norm_scale * x + full.norm_shift)))
+    assert feats.shape == (2, 256) and stage3.shape[-2:] == (6, 6)   # stride 8 at 48 px
+
+
+def test_lite0_early_freezes_same_padding_like_the_full_net():
+    net = create_backbone("efficientnet_lite0_early").eval()
+    x = torch.rand(1, 3, 48, 48) * 255
+    with torch.no_grad():
+        ref = net(x)
+        freeze_same_padding(net, 48)
+        assert torch.allclose(net(x), ref, atol=1e-6)
+    assert any(isinstance(m, StaticSameConv2d) for m in net.modules())

