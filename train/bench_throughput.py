@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -119,9 +118,8 @@ def run(config: str, stage: str = "joint", steps: int = 40, warmup_steps: int = 
         results["compute"] = timed(lambda e, s: [batch] * max(steps, warmup_steps), steps)
     if "train" in measure:
         results["train"] = timed(loader_fn, steps)
-    hw = platform.processor() or platform.machine()
-    if dev.type == "cuda":
-        hw = f"{torch.cuda.get_device_name(dev)}; {hw}"
+    from train.suite import hardware_string
+    hw = hardware_string(str(dev))
     return {"config": config, "method": method, "stage": stage, "device": str(dev), "hardware": hw,
             "torch": torch.__version__, "batch_size": cfg.train.batch_size, "workers": cfg.train.workers,
             "frames_per_clip": sampling["frames_per_clip"], "resolutions": list(cfg.model.resolutions),
