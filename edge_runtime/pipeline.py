@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from edge_runtime.manifest import Manifest, ManifestError, load_manifest
-from edge_runtime.preprocess import center_square, resize_square
+from edge_runtime.preprocess import SquareViews, center_square
 
 MODES = ("adaptive", "uniform", "smallest")
 KINDS = ("resolution", "skip", "skipped")
@@ -449,10 +449,10 @@ class AdaptivePipeline:
         else:
             if frame is None:
                 raise ValueError("this step is a decision step: it needs a frame (check needs_frame())")
-            sq = center_square(ensure_rgb_uint8(frame))
+            views = SquareViews(center_square(ensure_rgb_uint8(frame)), self.resize)
             ta = time.perf_counter()
             if self.mode == "uniform" and self.L > 1:
-                big = resize_square(sq, self.sizes[0], self.resize)[None]
+                big = views.get(self.sizes[0])[None]
                 tb = time.perf_counter()
                 out = self.backbones[0].run({"frame": big})
                 tc = time.perf_counter()
@@ -466,7 +466,7 @@ class AdaptivePipeline:
                     outputs = {"policy": None, "backbone": {"id": m.actions[0].backbone,
                                                             "class_logits": logits.copy()}}
             else:
-                low = resize_square(sq, self.sizes[-1], self.resize)[None]
+                low = views.get(self.sizes[-1])[None]
                 tb = time.perf_counter()
                 out = self.policy.run({"frame": low, "h": self.h, "c": self.c})
                 tc = time.perf_counter()
@@ -485,7 +485,7 @@ class AdaptivePipeline:
                     a = ctrl.choose(a_logits, bias)
                 if a < self.L - 1:
                     td = time.perf_counter()
-                    big = resize_square(sq, self.sizes[a], self.resize)[None]
+                    big = views.get(self.sizes[a])[None]
                     te = time.perf_counter()
                     bout = self.backbones[a].run({"frame": big})
                     tf = time.perf_counter()

@@ -65,6 +65,41 @@ def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarr
     return cv2.resize(img, (size, size), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
+class SquareViews:
+    """The views of one square frame at several sizes, sharing the pyramid rule's work.
+
+    ``get(size)`` equals ``resize_image(square, size, method)`` bit for bit. With ``pyramid`` the
+    2×2-mean halvings are kept and reused: the policy's low-resolution view and the chosen
+    branch's view of the same frame walk the same chain (a 480 px square gives 240, 120, 60;
+    ``get(48)`` computes them, ``get(128)`` then only interpolates from 240), so a decision step
+    pays for the halvings once. With ``area`` every size is its own ``INTER_AREA`` resize.
+    """
+
+    __slots__ = ("method", "levels")
+
+    def __init__(self, square: np.ndarray, method: str = "area") -> None:
+        self.method = check_resize_method(method)
+        self.levels = [square]
+
+    def get(self, size: int) -> np.ndarray:
+        src = self.levels[0]
+        h, w = src.shape[:2]
+        if self.method != "pyramid" or (h == size and w == size):
+            return resize_image(src, size, self.method)
+        import cv2
+        img, k = src, 0
+        while min(h, w) >= 2 * size:
+            h, w, k = h // 2, w // 2, k + 1
+            if k < len(self.levels):
+                img = self.levels[k]
+            else:
+                img = cv2.resize(img[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA)
+                self.levels.append(img)
+        if h == size and w == size:
+            return img
+        return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
 def resize_square(square: np.ndarray, size: int, method: str = "area") -> np.ndarray:
     """Resize a square uint8 RGB image to size x size (identity when equal)."""
     return resize_image(square, size, method)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.preprocess import RESIZE_METHODS, center_square, preprocess, resize_image
+from edge_runtime.preprocess import RESIZE_METHODS, SquareViews, center_square, preprocess, resize_image
 
 RNG = np.random.default_rng(3)
 
@@ -69,3 +69,28 @@ def test_dst_is_filled_and_unknown_method_names_the_choices():
     assert np.array_equal(out[1], resize_image(img, 32, "pyramid")) and r is not None
     with pytest.raises(ValueError, match=r"resize='bicubic' is not one of \['area', 'pyramid'\]"):
         resize_image(img, 32, "bicubic")
+
+
+@pytest.mark.parametrize("method", RESIZE_METHODS)
+@pytest.mark.parametrize("shape,sizes", [((256, 256), (48, 128, 224)), ((480, 480), (84, 224, 48, 128)),
+                                         ((255, 201), (48, 84, 100)), ((96, 96), (96, 48, 24))])
+def test_square_views_equal_separate_resizes_in_any_order(method, shape, sizes):
+    img = RNG.integers(0, 256, shape + (3,), dtype=np.uint8)
+    for order in (sizes, tuple(reversed(sizes))):
+        views = SquareViews(img, method)
+        for s in order:
+            got = views.get(s)
+            assert got.shape == (s, s, 3) and got.dtype == np.uint8
+            assert np.array_equal(got, resize_image(img, s, method)), (method, shape, s, order)
+
+
+def test_square_views_share_the_halvings():
+    img = RNG.integers(0, 256, (480, 480, 3), dtype=np.uint8)
+    views = SquareViews(img, "pyramid")
+    views.get(48)                  # 480 -> 240 -> 120 -> 60, then 60 -> 48
+    assert [v.shape[0] for v in views.levels] == [480, 240, 120, 60]
+    views.get(128)                 # reuses 240, no new halving
+    assert len(views.levels) == 4
+    assert SquareViews(img, "area").get(128).shape == (128, 128, 3)
+    with pytest.raises(ValueError, match=r"resize='bicubic' is not one of"):
+        SquareViews(img, "bicubic")
