@@ -100,6 +100,7 @@ class MethodStats:
         self.labelled = 0
         self.clips = 0
         self.actions: dict[str, int] = {}
+        self.stage_ms: dict[str, float] = {}   # stage -> summed ms over every step
 
     def summary(self, uniform_gmacs: float) -> dict:
         from edge_runtime.telemetry import percentile
@@ -119,6 +120,8 @@ class MethodStats:
             "gmacs_vs_uniform": (self.gmacs / self.steps / uniform_gmacs) if (self.steps and uniform_gmacs) else None,
             "accuracy": self.correct / self.labelled if self.labelled else None,
             "labelled_clips": self.labelled,
+            # per sampled frame (skipped frames count as 0): where a step's time goes
+            "ms_per_stage_mean": {k: v / self.steps for k, v in self.stage_ms.items()} if self.steps else {},
         }
         if self.actions:
             d["actions"] = dict(self.actions)
@@ -145,6 +148,9 @@ def run_clip(pipe: Any, path: Path, label: int | None, st: MethodStats, sampling
                 break
             ev = pipe.step(sf.frame, t=sf.t, decode_ms=sf.decode_ms)
             st.step_ms.append(ev.ms["step"])
+            for k, v in ev.ms.items():
+                if k != "decode":
+                    st.stage_ms[k] = st.stage_ms.get(k, 0.0) + v
             if sf.decode_ms is not None:
                 st.decode_ms.append(sf.decode_ms)
             st.gmacs += ev.gmacs
@@ -216,7 +222,7 @@ def bench(args: argparse.Namespace) -> int:
     res = {m: stats[m].summary(uni) for m in methods}
     out: dict[str, Any] = {
         "model": man.name, "backend": base.backend_name, "precision": base.precision,
-        "threads": args.threads, "sampling": args.sampling, "videos": len(videos), "repeat": args.repeat,
+        "threads": args.threads, "policy_threads": getattr(args, "policy_threads", None), "sampling": args.sampling, "videos": len(videos), "repeat": args.repeat,
         "labelled_videos": sum(1 for _, lab in videos if lab is not None),
         "gmacs_unit": "GMACs (multiply-accumulates)", "uniform_gmacs_per_frame_manifest": uni,
         "methods": res,

@@ -53,6 +53,8 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
                          f"(fake = numpy stand-in for testing, no artifacts); default litert")
     ap.add_argument("--precision", default="fp32", help="fp32 | fp16 | int8 (what the model folder has)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
+    ap.add_argument("--policy-threads", type=int, default=None,
+                    help="CPU threads for the policy network alone (default: --threads)")
     ap.add_argument("--delegate", default=None,
                     help="litert: xnnpack (default) | none | path to an external delegate .so (e.g. GPU)")
     ap.add_argument("--delegate-opt", action="append", default=[], metavar="KEY=VALUE",
@@ -121,10 +123,13 @@ def make_pipeline(args: argparse.Namespace, **kw: Any):
         if args.precision not in m.precisions(args.backend):
             raise ManifestError(f"{m.root}: no {args.precision} artifacts for backend {args.backend!r}; "
                                 f"available precisions: {', '.join(m.precisions(args.backend))}")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    for flag in ("threads", "policy_threads"):
+        v = getattr(args, flag, None)
+        if v is not None and v < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {v}")
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
     return AdaptivePipeline(m, backend=args.backend, precision=args.precision, threads=args.threads,
+                            policy_threads=getattr(args, "policy_threads", None),
                             delegate=args.delegate, delegate_options=parse_kv(args.delegate_opt, "--delegate-opt"),
                             providers=providers, device=args.device, verify=not args.no_verify, **kw)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -293,6 +293,9 @@ class AdaptivePipeline:
 
     manifest: a model folder / manifest.json path, or a loaded :class:`Manifest`.
     backend, precision: which artifacts to run (``fake`` = deterministic numpy stand-in, no files).
+    threads: CPU threads of every engine; policy_threads: of the policy's engine alone (default
+        ``threads``). On the 2-core x86 a full-Lite0 48 px policy loses ~0.1 ms per step on 1 thread;
+        the 16-layer early policy is the same on 1 or 2 (docs/RESULTS.md §2b).
     window: sliding window in sampled frames (default ``sampling.frames_per_clip``).
     top_k, margin, hold: labels (STREAMING.md).
     mode: ``adaptive`` | ``uniform`` (biggest backbone every frame) | ``smallest`` (policy's low head
@@ -305,7 +308,8 @@ class AdaptivePipeline:
     """
 
     def __init__(self, manifest: Manifest | str | Path, backend: str = "litert", precision: str = "fp32",
-                 *, threads: int | None = None, delegate: str | None = None,
+                 *, threads: int | None = None, policy_threads: int | None = None,
+                 delegate: str | None = None,
                  delegate_options: dict | None = None, providers: Sequence[str] | None = None,
                  device: str | None = None, window: int | None = None, top_k: int = 3,
                  margin: float = 0.1, hold: int = 2, mode: str = "adaptive",
@@ -330,6 +334,8 @@ class AdaptivePipeline:
         self.labels = list(m.labels)
         self.names = action_names(m)
         self.seconds_per_step = float(m.sampling["seconds_per_step"])
+        if policy_threads is not None and int(policy_threads) < 1:
+            raise ValueError(f"policy_threads must be >= 1, got {policy_threads}")
         self.options = BackendOptions(threads=threads, delegate=delegate,
                                       delegate_options=dict(delegate_options or {}),
                                       providers=list(providers) if providers else None, device=device,
@@ -363,7 +369,10 @@ class AdaptivePipeline:
                 paths[i] = m.verify(art) if verify else m.artifact_path(art)
                 self.artifacts[i] = art
             for i in need:
-                self.models[i] = create_backend(backend, paths[i], self.artifacts[i], self.options)
+                opts = self.options
+                if i == "policy" and policy_threads is not None:
+                    opts = replace(opts, threads=policy_threads)
+                self.models[i] = create_backend(backend, paths[i], self.artifacts[i], opts)
         # the resolution each network takes (from the loaded engine when it says)
         self.policy = self.models.get("policy")
         self.backbones = [self.models.get(a.backbone) if a.backbone != "policy" else None

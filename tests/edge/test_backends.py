@@ -195,6 +195,15 @@ def test_litert_threads_default_to_every_available_core(engine_models, monkeypat
     assert available_cores() >= 1
 
 
+def test_policy_threads_apply_to_the_policy_engine_alone(engine_models):
+    from edge_runtime.pipeline import AdaptivePipeline
+    p = AdaptivePipeline(engine_models, backend="litert", precision="fp32", threads=2, policy_threads=1)
+    threads = {i: e["threads"] for i, e in p.summary()["engines"].items()}
+    assert threads.pop("policy") == 1 and threads and set(threads.values()) == {2}
+    with pytest.raises(ValueError, match="policy_threads must be >= 1, got 0"):
+        AdaptivePipeline(engine_models, backend="litert", precision="fp32", policy_threads=0)
+
+
 def test_onnxruntime_engine(engine_models):
     pytest.importorskip("onnxruntime")
     pol = _check_engine(engine_models, "onnxruntime", "fp32", 1e-4, threads=1, providers=["cpu"])

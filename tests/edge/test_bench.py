@@ -83,6 +83,12 @@ def test_bench_real_engine(engine_models, tmp_path, capsys):
     r = json.loads(out.read_text())
     assert r["backend"] == "litert" and r["methods"]["adaptive"]["labelled_clips"] == 1
     assert r["engines"]["policy"]["engine"] in ("ai_edge_litert", "tflite_runtime", "tensorflow")
+    # where a step's time goes: the stages add up to the step (plus the pipeline's own Python)
+    for name, meth in r["methods"].items():
+        st = meth["ms_per_stage_mean"]
+        parts = sum(v for k, v in st.items() if k != "step")
+        assert 0 < parts <= st["step"] and st["step"] == pytest.approx(meth["ms_per_step_mean"]), name
+    assert r["methods"]["uniform"]["ms_per_stage_mean"].get("policy", 0.0) == 0.0
 
 
 def test_goals_pick_the_gpu_goal_when_every_engine_is_on_cuda():
