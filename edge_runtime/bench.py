@@ -19,7 +19,9 @@ offline rule). ``speedup`` = adaptive fps ÷ uniform fps; ``wall_time_ratio`` = 
 GMACs ratio + 0.10 and ≥ 60 end-to-end fps; when the engines run on a GPU (``device`` cuda), adaptive
 step time ≤ 0.6× uniform's (wall-time ratio ≤ 0.6); ``gmacs_ratio`` = adaptive GMACs ÷
 uniform GMACs. Methods are interleaved per clip (ABC, CBA, ...) so drifting clocks and thermals
-hit all of them alike.
+hit all of them alike. With ``--repeat N`` (N ≥ 2) ``per_pass`` holds the speedup and the
+wall − GMACs ratio of each pass alone: their spread is the machine's noise, measured in the run.
+Per method, ``ms_per_stage_mean`` splits a step into resize, policy and backbone.
 """
 
 from __future__ import annotations
@@ -101,6 +103,10 @@ class MethodStats:
         self.clips = 0
         self.actions: dict[str, int] = {}
         self.stage_ms: dict[str, float] = {}   # stage -> summed ms over every step
+
+    def totals(self) -> tuple[int, float, float]:
+        """(steps, summed step ms, summed GMACs) so far."""
+        return len(self.step_ms), sum(self.step_ms), self.gmacs
 
     def summary(self, uniform_gmacs: float) -> dict:
         from edge_runtime.telemetry import percentile
@@ -212,17 +218,21 @@ def bench(args: argparse.Namespace) -> int:
         _warm(pipes[m], args.warmup, videos[0][0], args.sampling)
     stats = {m: MethodStats(m) for m in methods}
     k = 0
+    passes: list[dict] = []   # per pass and method: (steps, step ms, GMACs) of that pass alone
     for _ in range(args.repeat):
+        before = {m: stats[m].totals() for m in methods}
         for path, label in videos:
             order = methods if k % 2 == 0 else list(reversed(methods))
             k += 1
             for m in order:
                 run_clip(pipes[m], path, label, stats[m], args.sampling, args.max_steps)
+        passes.append({m: tuple(x - y for x, y in zip(stats[m].totals(), before[m])) for m in methods})
     uni = man.uniform_cost
     res = {m: stats[m].summary(uni) for m in methods}
     out: dict[str, Any] = {
         "model": man.name, "backend": base.backend_name, "precision": base.precision,
-        "threads": args.threads, "policy_threads": getattr(args, "policy_threads", None), "sampling": args.sampling, "videos": len(videos), "repeat": args.repeat,
+        "threads": args.threads, "policy_threads": getattr(args, "policy_threads", None),
+        "sampling": args.sampling, "videos": len(videos), "repeat": args.repeat,
         "labelled_videos": sum(1 for _, lab in videos if lab is not None),
         "gmacs_unit": "GMACs (multiply-accumulates)", "uniform_gmacs_per_frame_manifest": uni,
         "methods": res,
@@ -239,6 +249,8 @@ def bench(args: argparse.Namespace) -> int:
             if (a["gmacs_per_frame"] is not None and u["gmacs_per_frame"]) else None
         out["wall_time_ratio"] = 1.0 / out["speedup"] if out["speedup"] else None
         out["goals"] = goals(out)
+        if len(passes) > 1:
+            out["per_pass"] = per_pass(passes)
     if not args.quiet:
         print(table(out))
     if args.json:
@@ -252,6 +264,20 @@ GOAL_SPEEDUP = 2.0          # adaptive fps >= 2 x uniform fps
 GOAL_WALL_EXCESS = 0.10     # wall-time ratio <= GMACs ratio + 0.10
 GOAL_E2E_FPS = 60.0         # end-to-end (decode + policy + backbone) processed fps
 GOAL_GPU_STEP_RATIO = 0.6   # GPU: adaptive step time <= 0.6 x uniform step time
+
+
+def per_pass(passes: list[dict]) -> dict:
+    """Speedup and wall − GMACs ratio of each pass over the videos alone: their spread is this
+    machine's run-to-run noise, measured in the same run."""
+    sp, ex = [], []
+    for p in passes:
+        (sa, ma, ga), (su, mu, gu) = p["adaptive"], p["uniform"]
+        if not (sa and su and ma > 0 and mu > 0 and gu > 0):
+            continue
+        wall = (ma / sa) / (mu / su)
+        sp.append(1.0 / wall)
+        ex.append(wall - (ga / sa) / (gu / su))
+    return {"speedup": sp, "wall_minus_gmacs_ratio": ex}
 
 
 def on_gpu(out: dict) -> bool:
@@ -304,6 +330,11 @@ def table(out: dict) -> str:
         where = "GPU" if on_gpu(out) else "2-core CPU, LiteRT"
         lines.append(f"goals ({where}): " + "; ".join(
             f"{k} {f(v['value'], '.3f')} {v['target']}: {verdict[v['ok']]}" for k, v in g.items()))
+        pp = out.get("per_pass") or {}
+        if pp.get("speedup"):
+            lines.append(f"per pass ({len(pp['speedup'])}): speedup {min(pp['speedup']):.2f}-"
+                         f"{max(pp['speedup']):.2f}x, wall - GMACs {min(pp['wall_minus_gmacs_ratio']):+.3f} to "
+                         f"{max(pp['wall_minus_gmacs_ratio']):+.3f}")
     a = out["methods"].get("adaptive", {}).get("actions")
     if a:
         lines.append("adaptive actions: " + ", ".join(f"{k} {v}" for k, v in a.items()))

@@ -78,10 +78,11 @@ def test_bench_runs_as_a_script(fake_model_dir, labelled_videos, tmp_path):
 def test_bench_real_engine(engine_models, tmp_path, capsys):
     write_video(tmp_path / "act0" / "a.mp4", frames=36, fps=12)
     out = tmp_path / "r.json"
-    rc = bench.main(["--model", str(engine_models), "--video", str(tmp_path), "--threads", "1", "--json", str(out)])
+    rc = bench.main(["--model", str(engine_models), "--video", str(tmp_path), "--threads", "1", "--json", str(out),
+                     "--repeat", "3"])
     assert rc == 0, capsys.readouterr().err
     r = json.loads(out.read_text())
-    assert r["backend"] == "litert" and r["methods"]["adaptive"]["labelled_clips"] == 1
+    assert r["backend"] == "litert" and r["methods"]["adaptive"]["labelled_clips"] == 3   # 1 video x 3 passes
     assert r["engines"]["policy"]["engine"] in ("ai_edge_litert", "tflite_runtime", "tensorflow")
     # where a step's time goes: the stages add up to the step (plus the pipeline's own Python)
     for name, meth in r["methods"].items():
@@ -89,6 +90,21 @@ def test_bench_real_engine(engine_models, tmp_path, capsys):
         parts = sum(v for k, v in st.items() if k != "step")
         assert 0 < parts <= st["step"] and st["step"] == pytest.approx(meth["ms_per_step_mean"]), name
     assert r["methods"]["uniform"]["ms_per_stage_mean"].get("policy", 0.0) == 0.0
+    # one speedup per pass; the passes' step ms add up to the whole run's
+    pp = r["per_pass"]
+    assert len(pp["speedup"]) == 3 == len(pp["wall_minus_gmacs_ratio"])
+    assert min(pp["speedup"]) <= r["speedup"] * 1.000001 and max(pp["speedup"]) >= r["speedup"] * 0.999999
+    assert "per pass (3): speedup" in capsys.readouterr().out
+
+
+def test_per_pass_ratios_are_each_pass_alone():
+    # pass 1: adaptive 10 steps in 5 ms (0.5 GMACs), uniform 10 steps in 20 ms (2 GMACs)
+    passes = [{"adaptive": (10, 5.0, 0.5), "uniform": (10, 20.0, 2.0)},
+              {"adaptive": (10, 10.0, 0.5), "uniform": (10, 20.0, 2.0)},
+              {"adaptive": (0, 0.0, 0.0), "uniform": (10, 20.0, 2.0)}]   # nothing ran: left out
+    pp = bench.per_pass(passes)
+    assert pp["speedup"] == pytest.approx([4.0, 2.0])
+    assert pp["wall_minus_gmacs_ratio"] == pytest.approx([0.25 - 0.25, 0.5 - 0.25])
 
 
 def test_goals_pick_the_gpu_goal_when_every_engine_is_on_cuda():
