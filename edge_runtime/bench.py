@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--sampling", default="stream", choices=("stream", "clip"),
                     help="stream: one frame per seconds_per_step (the live rule, default); "
                          "clip: frames_per_clip frames spread over each video (evaluation rule)")
+    ap.add_argument("--decode-threads", type=int, default=1, metavar="N",
+                    help="FFmpeg decoder threads (default 1: FFmpeg's own multi-threaded decoding "
+                         "runs beside the engines and takes their cores; 0 = FFmpeg's default)")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most N videos")
     ap.add_argument("--max-steps", type=int, default=None, help="at most N sampled frames per clip")
     ap.add_argument("--warmup", type=int, default=3,
@@ -134,19 +137,19 @@ class MethodStats:
         return d
 
 
-def _open(path: Path, pipe: Any, sampling: str):
+def _open(path: Path, pipe: Any, sampling: str, decode_threads: int | None = None):
     from edge_runtime.sources import ClipSampledSource, open_source
     if sampling == "clip":
         return ClipSampledSource(path, int(pipe.manifest.sampling["frames_per_clip"]), pipe.seconds_per_step,
-                                 quiet=True)
-    return open_source(str(path), pipe.seconds_per_step, quiet=True)
+                                 quiet=True, decode_threads=decode_threads)
+    return open_source(str(path), pipe.seconds_per_step, quiet=True, decode_threads=decode_threads)
 
 
 def run_clip(pipe: Any, path: Path, label: int | None, st: MethodStats, sampling: str,
-             max_steps: int | None) -> None:
+             max_steps: int | None, decode_threads: int | None = None) -> None:
     pipe.clear()
     t0 = time.perf_counter()
-    src = _open(path, pipe, sampling)
+    src = _open(path, pipe, sampling, decode_threads)
     try:
         n = 0
         for sf in src.frames(pipe.needs_frame):
@@ -175,10 +178,10 @@ def run_clip(pipe: Any, path: Path, label: int | None, st: MethodStats, sampling
         st.correct += int(int(np.argmax(scores)) == label)
 
 
-def _warm(pipe: Any, steps: int, video: Path, sampling: str) -> None:
+def _warm(pipe: Any, steps: int, video: Path, sampling: str, decode_threads: int | None = None) -> None:
     """Untimed: engines (first-call allocations, autotuning) and the decoder/file cache."""
     if steps > 0:
-        run_clip(pipe, video, None, MethodStats("warm-up"), sampling, steps)
+        run_clip(pipe, video, None, MethodStats("warm-up"), sampling, steps, decode_threads)
         rng = np.random.default_rng(0)
         s0 = pipe.manifest.resolutions[0]
         for _ in range(steps):
@@ -200,6 +203,9 @@ def bench(args: argparse.Namespace) -> int:
         v = getattr(args, k)
         if v is not None and v < 1:
             raise UsageError(f"--{k.replace('_', '-')} must be >= 1, got {v}")
+    if args.decode_threads < 0:
+        raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
+    dec = args.decode_threads or None
     base = make_pipeline(args, window=BIG_WINDOW, mode="adaptive")
     pipes = {"adaptive": base}
     for m in methods:
@@ -215,7 +221,7 @@ def bench(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: folder(s) {unmatched} match no manifest label {man.labels}; "
               f"those clips count for speed, not accuracy", file=sys.stderr)
     for m in methods:
-        _warm(pipes[m], args.warmup, videos[0][0], args.sampling)
+        _warm(pipes[m], args.warmup, videos[0][0], args.sampling, dec)
     stats = {m: MethodStats(m) for m in methods}
     k = 0
     passes: list[dict] = []   # per pass and method: (steps, step ms, GMACs) of that pass alone
@@ -225,14 +231,14 @@ def bench(args: argparse.Namespace) -> int:
             order = methods if k % 2 == 0 else list(reversed(methods))
             k += 1
             for m in order:
-                run_clip(pipes[m], path, label, stats[m], args.sampling, args.max_steps)
+                run_clip(pipes[m], path, label, stats[m], args.sampling, args.max_steps, dec)
         passes.append({m: tuple(x - y for x, y in zip(stats[m].totals(), before[m])) for m in methods})
     uni = man.uniform_cost
     res = {m: stats[m].summary(uni) for m in methods}
     out: dict[str, Any] = {
         "model": man.name, "backend": base.backend_name, "precision": base.precision,
         "threads": args.threads, "policy_threads": getattr(args, "policy_threads", None),
-        "sampling": args.sampling, "videos": len(videos), "repeat": args.repeat,
+        "sampling": args.sampling, "decode_threads": dec, "videos": len(videos), "repeat": args.repeat,
         "labelled_videos": sum(1 for _, lab in videos if lab is not None),
         "gmacs_unit": "GMACs (multiply-accumulates)", "uniform_gmacs_per_frame_manifest": uni,
         "methods": res,

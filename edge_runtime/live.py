@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N sampled frames")
     ap.add_argument("--json-out", default=None, metavar="FILE", help="write the summary JSON here")
     ap.add_argument("--reconnect", type=int, default=5, help="reconnect attempts for live sources")
+    ap.add_argument("--decode-threads", type=int, default=None, metavar="N",
+                    help="FFmpeg decoder threads for files and network streams (default: FFmpeg's "
+                         "own; 1 leaves the cores to the inference engine)")
     ap.add_argument("--no-power", action="store_true", help="do not read power/battery sensors")
     ap.add_argument("--quiet", action="store_true", help="no summary table on stderr")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -232,6 +235,8 @@ def live(args: argparse.Namespace) -> int:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     if args.window is not None and args.window < 1:
         raise UsageError(f"--window must be >= 1, got {args.window}")
+    if args.decode_threads is not None and args.decode_threads < 0:
+        raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
     for k in ("target_fps", "target_mw"):
         v = getattr(args, k)
         if v is not None and not v > 0:
@@ -247,7 +252,8 @@ def live(args: argparse.Namespace) -> int:
             "/sys/class/power_supply battery); use --target-fps instead"))
     pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
-    source = open_source(args.source, pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True)
+    source = open_source(args.source, pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
+                         decode_threads=args.decode_threads)
     headless = args.headless
     if not headless and not _gui_available():
         print(f"{PROG}: this OpenCV has no GUI (opencv-python-headless); running --headless",

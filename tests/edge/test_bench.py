@@ -91,6 +91,7 @@ def test_bench_real_engine(engine_models, tmp_path, capsys):
         assert 0 < parts <= st["step"] and st["step"] == pytest.approx(meth["ms_per_step_mean"]), name
     assert r["methods"]["uniform"]["ms_per_stage_mean"].get("policy", 0.0) == 0.0
     # one speedup per pass; the passes' step ms add up to the whole run's
+    assert r["decode_threads"] == 1   # the default: FFmpeg's threads would compete with the engine
     pp = r["per_pass"]
     assert len(pp["speedup"]) == 3 == len(pp["wall_minus_gmacs_ratio"])
     assert min(pp["speedup"]) <= r["speedup"] * 1.000001 and max(pp["speedup"]) >= r["speedup"] * 0.999999

@@ -147,6 +147,9 @@ def test_bad_numbers(capsys, fake_model_dir):
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--policy-threads", 0,
                             "--headless")
     assert_clean_error(rc, err, "--policy-threads must be >= 1, got 0")
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--decode-threads", -1,
+                            "--headless", "--source", "synthetic://")
+    assert_clean_error(rc, err, "--decode-threads must be >= 0")
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--top-k", 0,
                             "--headless", "--source", "synthetic://")
     assert_clean_error(rc, err, "--top-k")

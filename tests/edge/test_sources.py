@@ -114,6 +114,23 @@ def test_clip_sampling_spreads_T_frames(small_video):
     assert [g.source_index for g in got] == [4, 13, 22, 31]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_decode_threads_reach_the_decoder_and_change_no_pixel(small_video, threads):
+    import cv2
+    ref = open_source(str(small_video), 0.25, quiet=True)
+    src = open_source(str(small_video), 0.25, quiet=True, decode_threads=threads)
+    assert src.cap.get(cv2.CAP_PROP_N_THREADS) == threads
+    assert src.describe()["decode_threads"] == threads and ref.describe()["decode_threads"] is None
+    a = [f.frame for f in ref.frames()]
+    b = [f.frame for f in src.frames()]
+    assert len(a) == len(b) > 1 and all(np.array_equal(x, y) for x, y in zip(a, b))
+    clip = ClipSampledSource(small_video, 4, 0.25, quiet=True, decode_threads=threads)
+    assert clip._src.cap.get(cv2.CAP_PROP_N_THREADS) == threads
+    assert len(list(clip.frames())) == 4
+    with pytest.raises(ValueError, match="decode_threads must be >= 0"):
+        open_source(str(small_video), 0.25, decode_threads=-1)
+
+
 def test_missing_corrupt_and_directory_files_are_clear(tmp_path):
     with pytest.raises(SourceError, match="no such video file"):
         open_source(str(tmp_path / "nope.mp4"), 0.25)
