@@ -341,6 +341,10 @@ def table(out: dict) -> str:
             lines.append(f"per pass ({len(pp['speedup'])}): speedup {min(pp['speedup']):.2f}-"
                          f"{max(pp['speedup']):.2f}x, wall - GMACs {min(pp['wall_minus_gmacs_ratio']):+.3f} to "
                          f"{max(pp['wall_minus_gmacs_ratio']):+.3f}")
+    st = {m: r.get("ms_per_stage_mean") for m, r in out["methods"].items() if r.get("ms_per_stage_mean")}
+    if st:
+        lines.append("ms per sampled frame by stage: " + "; ".join(
+            f"{m} " + ", ".join(f"{k} {v:.3f}" for k, v in d.items()) for m, d in st.items()))
     a = out["methods"].get("adaptive", {}).get("actions")
     if a:
         lines.append("adaptive actions: " + ", ".join(f"{k} {v}" for k, v in a.items()))
