@@ -40,9 +40,12 @@ def center_square(frame: np.ndarray) -> np.ndarray:
     return frame[y:y + s, x:x + s]
 
 
-def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarray | None = None
-                 ) -> np.ndarray:
-    """Resize a uint8 HxWx3 image (any aspect) to size x size with ``method``."""
+def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarray | None = None,
+                 levels: list | None = None) -> np.ndarray:
+    """Resize a uint8 HxWx3 image (any aspect) to size x size with ``method``.
+
+    levels: ``pyramid`` only — the image's halvings so far (``levels[0]`` is ``img``); reused and
+    extended in place, so several sizes of one image share them (:class:`SquareViews`)."""
     import cv2
     h, w = img.shape[:2]
     if h == size and w == size:
@@ -54,9 +57,13 @@ def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarr
         return cv2.resize(img, (size, size), dst=dst, interpolation=cv2.INTER_AREA)
     if method != "pyramid":
         check_resize_method(method)
+    levels = [img] if levels is None else levels
+    k = 0
     while min(h, w) >= 2 * size:
-        h, w = h // 2, w // 2
-        img = cv2.resize(img[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA)
+        h, w, k = h // 2, w // 2, k + 1
+        if k == len(levels):
+            levels.append(cv2.resize(img[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA))
+        img = levels[k]
     if h == size and w == size:
         if dst is None:
             return img
@@ -82,22 +89,7 @@ class SquareViews:
         self.levels = [square]
 
     def get(self, size: int) -> np.ndarray:
-        src = self.levels[0]
-        h, w = src.shape[:2]
-        if self.method != "pyramid" or (h == size and w == size):
-            return resize_image(src, size, self.method)
-        import cv2
-        img, k = src, 0
-        while min(h, w) >= 2 * size:
-            h, w, k = h // 2, w // 2, k + 1
-            if k < len(self.levels):
-                img = self.levels[k]
-            else:
-                img = cv2.resize(img[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA)
-                self.levels.append(img)
-        if h == size and w == size:
-            return img
-        return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+        return resize_image(self.levels[0], size, self.method, levels=self.levels)
 
 
 def resize_square(square: np.ndarray, size: int, method: str = "area") -> np.ndarray:
