@@ -147,6 +147,15 @@ def op_names(path: Path) -> list[str]:
     return sorted({d["op_name"] for d in it._get_ops_details()})
 
 
+def xnnpack_partitions(path: Path) -> int:
+    """How many XNNPACK delegate partitions the default interpreter makes of this model. Every op
+    XNNPACK cannot take (a uint8 TRANSPOSE, a GATHER) splits the graph; one or two is the norm
+    (the frame's CAST is the only CPU op of a channel-uniform model)."""
+    it = _interpreter(path)
+    it.allocate_tensors()
+    return sum(1 for d in it._get_ops_details() if d["op_name"] == "DELEGATE")
+
+
 def check_builtin_ops(path: Path, name: str) -> list[str]:
     ops = op_names(path)
     bad = [o for o in ops if o.startswith(FORBIDDEN_OP_PREFIXES)]
@@ -248,6 +257,7 @@ def describe(path: Path, spec: ModuleSpec, precision: str, name: str, sample: di
                                   "NC", _quant(d)))
     extra = {
         "ops": ops,
+        "xnnpack_partitions": xnnpack_partitions(path),
         "tensors": {"inputs": {t.name: raw_in[in_det[t.name]["index"]] for t in inputs},
                     "outputs": {t.name: raw_out[out_det[t.name]["index"]] for t in outputs}},
         "converter": "onnx2tf" + ("" if precision != "int8" else " + TFLiteConverter int8"),

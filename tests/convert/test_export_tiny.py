@@ -74,6 +74,12 @@ def test_device_input_contract(manifest):
             assert ops and not [o for o in ops if o.startswith(("Flex", "CUSTOM"))], ops
             if a.precision == "int8":
                 assert "QUANTIZE" in ops and a.extra["int8_scheme"] == "float-io"
+            # channel-uniform normalisation on the NHWC frame and a mean pool: no layout
+            # transposes, no GATHER, so XNNPACK takes an fp32/int8 backbone whole (the policy's
+            # state ops and fp16's weight DEQUANTIZEs come before the frame's CAST: a second one)
+            assert "TRANSPOSE" not in ops and "GATHER" not in ops, (a.file, ops)
+            most = 1 if (a.role == "backbone" and a.precision != "fp16") else 2
+            assert 1 <= a.extra["xnnpack_partitions"] <= most, (a.file, a.extra["xnnpack_partitions"])
     assert manifest.normalization["folded"] is True
 
 

@@ -168,11 +168,22 @@ def _arch(k: int) -> str:
     return f"timm tf_efficientnet_lite{k}"
 
 
+class GlobalMeanPool(nn.Module):
+    """(N, C, H, W) -> (N, C) as one mean over H, W. Stands in for timm's pool + flatten, which
+    onnx2tf turns into MEAN, RESHAPE, GATHER, RESHAPE; the GATHER is not an XNNPACK op, so it split
+    every TFLite backbone into two delegate partitions with a CPU op between them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3))
+
+
 def build_lite(k: int, num_classes: int = 0) -> nn.Module:
     """timm ``tf_efficientnet_lite{k}`` (TF-SAME padding, BN eps 1e-3, ReLU6), random init.
     ``num_classes=0``: features only, global average pool -> (N, 1280)."""
     import timm
-    return timm.create_model(f"tf_efficientnet_lite{k}", pretrained=False, num_classes=num_classes)
+    net = timm.create_model(f"tf_efficientnet_lite{k}", pretrained=False, num_classes=num_classes)
+    net.global_pool = GlobalMeanPool()  # no parameters: state dicts are unchanged
+    return net
 
 
 def _stage_depths(net: nn.Module) -> list[int]:

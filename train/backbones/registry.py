@@ -56,7 +56,11 @@ def get_spec(name: str) -> BackboneSpec:
 
 
 class Backbone(nn.Module):
-    """Normalise [0, 255] RGB -> features net -> (N, num_features)."""
+    """Normalise [0, 255] RGB -> features net -> (N, num_features).
+
+    ``normalize_input = False`` skips the normalisation: the export wrapper
+    (``convert.modules.DeviceModule``) sets it on its own copy when it applies a channel-uniform
+    normalisation itself, on the NHWC frame."""
 
     def __init__(self, spec: BackboneSpec, net: nn.Module):
         super().__init__()
@@ -69,9 +73,19 @@ class Backbone(nn.Module):
         self.register_buffer("norm_scale", scale, persistent=False)
         self.register_buffer("norm_shift", shift, persistent=False)
         self.net = net
+        self.normalize_input = True
+
+    def uniform_normalization(self) -> tuple[float, float] | None:
+        """(scale, shift) when every channel is normalised alike (EfficientNet-Lite and the tiny
+        CNNs: mean = std = 0.5), else None (per-channel ImageNet statistics)."""
+        sc, sh = self.norm_scale.flatten(), self.norm_shift.flatten()
+        if bool((sc == sc[0]).all()) and bool((sh == sh[0]).all()):
+            return float(sc[0]), float(sh[0])
+        return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x * self.norm_scale + self.norm_shift
+        if self.normalize_input:
+            x = x * self.norm_scale + self.norm_shift
         return self.net(x)
 
 

@@ -18,11 +18,11 @@ class TinyCNN(nn.Module):
             nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU6(inplace=True),
             nn.Conv2d(2 * w, num_features, 1, bias=False), nn.BatchNorm2d(num_features), nn.ReLU6(inplace=True),
         )
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.num_features = num_features
 
     def forward(self, x):
-        return self.pool(self.features(x)).flatten(1)
+        # a mean over H, W (not pool + flatten: onnx2tf turns that flatten into RESHAPE + GATHER)
+        return self.features(x).mean((2, 3))
 
 
 def _no_weights(name: str, pretrained: bool, weights: str | None) -> None:
