@@ -201,9 +201,18 @@ def guess_layout(shape: tuple, declared: str) -> str:
 
 
 class AdaptedModel:
-    """Mixin holding the adapters: subclasses fill ``_inputs``/``_outputs`` (EngineTensors)."""
+    """Mixin holding the adapters: subclasses fill ``_inputs``/``_outputs`` (EngineTensors).
+
+    ``run_batch`` runs the rows of stacked role inputs (several streams' frames): one ``run`` per
+    row here; a backend whose artifact takes a batch (``max_batch`` > 1) overrides it."""
 
     name = "base"
+    max_batch = 1   # rows one engine call takes
+
+    def run_batch(self, inputs: dict, n: int) -> dict:
+        """``{role: (n, ...) array}`` -> ``{role: (n, ...) float32}``, row i = ``run`` of row i."""
+        rows = [self.run({r: v[i:i + 1] for r, v in inputs.items()}) for i in range(n)]
+        return {k: np.concatenate([o[k] for o in rows]) for k in rows[0]}
 
     def _tensors_from_manifest(self, artifact, where: str) -> None:
         """Fill ``_inputs``/``_outputs`` from the manifest alone (engines that call positionally

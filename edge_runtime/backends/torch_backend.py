@@ -1,6 +1,11 @@
 """PyTorch backend for GPUs: a ``pt2`` artifact (``torch.export.save``) run eagerly, and on CUDA
 replayed from one captured CUDA graph per model with static input/output buffers.
 
+Batches (``run_batch``, the multi-stream runtime): an artifact exported with a dynamic batch
+(``extra.max_batch``) takes up to that many rows per call. On CUDA with graphs, one graph per
+bucket (1, 2, 4, … rows, captured on first use); a call pads its rows to the bucket with zeros
+and keeps the first n outputs. On the CPU it runs the n rows eagerly.
+
 The exported program takes the artifact's inputs positionally in the manifest's ``inputs`` order
 and returns a tensor (one output) or a tuple in the manifest's ``outputs`` order. Without CUDA
 (or with ``device="cpu"``) it runs on the CPU, no graphs.
@@ -62,8 +67,12 @@ class TorchBackend(AdaptedModel):
         # static input buffers: every run copies into them (what a captured graph reads)
         self._static_in = [torch.zeros(tuple(t.shape), dtype=_torch_dtype(torch, t.dtype), device=dev)
                            for t in self._inputs]
-        if dev.startswith("cuda") and options.cuda_graphs:
-            self._capture()
+        self.max_batch = max(1, int((artifact.extra or {}).get("max_batch") or 1))
+        self._use_graphs = dev.startswith("cuda") and options.cuda_graphs
+        self._batch_graphs: dict[int, tuple] = {}   # bucket rows -> (graph, inputs, outputs)
+        if self._use_graphs:
+            self._graph, self._static_out = self._capture(self._static_in)
+            self.cuda_graph = True
 
     # ------------------------------------------------------------------ internals
     def _call(self, args):
@@ -75,20 +84,20 @@ class TorchBackend(AdaptedModel):
                                f"the manifest lists {len(self._outputs)}")
         return out
 
-    def _capture(self) -> None:
+    def _capture(self, static_in: list) -> tuple:
+        """(graph, outputs) of one call on ``static_in`` (the buffers a replay reads)."""
         torch = self._torch
         with torch.inference_mode():
             s = torch.cuda.Stream()
             s.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(s):
                 for _ in range(3):  # warm-up (cuDNN autotune, lazy init) off the capture
-                    self._call(self._static_in)
+                    self._call(static_in)
             torch.cuda.current_stream().wait_stream(s)
             g = torch.cuda.CUDAGraph()
             with torch.cuda.graph(g):
-                self._static_out = self._call(self._static_in)
-        self._graph = g
-        self.cuda_graph = True
+                out = self._call(static_in)
+        return g, out
 
     def run(self, inputs: dict) -> dict:
         torch = self._torch
@@ -104,6 +113,56 @@ class TorchBackend(AdaptedModel):
             res = {}
             for t, o in zip(self._outputs, outs):
                 arr = o.detach().to("cpu")
+                if arr.dtype == torch.bfloat16:
+                    arr = arr.float()
+                res[t.role] = self._out_adapt[t.role](arr.numpy())
+        return res
+
+
+    # ------------------------------------------------------------------ batches
+    def _batch_feed(self, inputs: dict, n: int) -> list:
+        """Stacked role inputs -> contiguous arrays in the program's input order, checked."""
+        feed = []
+        for t in self._inputs:
+            if t.role not in inputs:
+                raise BackendError(f"torch {self._artifact_id}: missing input role {t.role!r}; needs "
+                                   f"{[u.role for u in self._inputs]}")
+            want = (n,) + tuple(t.shape[1:])
+            x = np.ascontiguousarray(inputs[t.role], dtype=t.dtype) if t.role != "frame" \
+                else np.ascontiguousarray(inputs[t.role])
+            if x.dtype != t.dtype or tuple(x.shape) != want:
+                raise ValueError(f"torch {self._artifact_id}: input {t.role!r} for {n} rows must be "
+                                 f"{t.dtype} {list(want)}, got {x.dtype} {list(x.shape)}")
+            feed.append(x)
+        return feed
+
+    def run_batch(self, inputs: dict, n: int) -> dict:
+        if self.max_batch <= 1:
+            return super().run_batch(inputs, n)
+        if n > self.max_batch:  # more rows than one call takes: chunks
+            parts = [self.run_batch({r: v[i:i + self.max_batch] for r, v in inputs.items()},
+                                    min(self.max_batch, n - i)) for i in range(0, n, self.max_batch)]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        torch = self._torch
+        feed = self._batch_feed(inputs, n)
+        with torch.inference_mode():
+            if self._use_graphs:
+                rows = min(self.max_batch, 1 << (n - 1).bit_length())
+                if rows not in self._batch_graphs:
+                    bufs = [torch.zeros((rows,) + tuple(t.shape[1:]), dtype=_torch_dtype(torch, t.dtype),
+                                        device=self.device) for t in self._inputs]
+                    self._batch_graphs[rows] = (*self._capture(bufs), bufs)
+                g, outs, bufs = self._batch_graphs[rows]
+                for buf, x in zip(bufs, feed):
+                    buf[:n].copy_(torch.from_numpy(x))
+                    if n < rows:
+                        buf[n:].zero_()
+                g.replay()
+            else:
+                outs = self._call([torch.from_numpy(x).to(self.device) for x in feed])
+            res = {}
+            for t, o in zip(self._outputs, outs):
+                arr = o[:n].detach().to("cpu")
                 if arr.dtype == torch.bfloat16:
                     arr = arr.float()
                 res[t.role] = self._out_adapt[t.role](arr.numpy())

@@ -108,3 +108,44 @@ def test_golden_trace_from_the_real_model_replays(tiny_artifacts, tmp_path):
     tr = golden.record(p, clips, name="real")
     assert golden.replay(tr) == []
     golden.write(tr, tmp_path / "real.json")
+
+
+def test_torch_batches_and_streams_match_one_stream(tiny_artifacts):
+    """pt2 artifacts take a dynamic batch: run_batch rows equal batch-1 runs, and B streams through
+    MultiStreamPipeline take the actions and labels of B one-stream pipelines."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("the torch backend needs torch (not in the device venvs)")
+    from edge_runtime.multistream import MultiStreamPipeline
+    m = load_manifest(tiny_artifacts)
+    if "torch" not in m.backends():
+        pytest.skip("no pt2 artifacts in this folder")
+    B = 3
+    ms = MultiStreamPipeline(tiny_artifacts, streams=B, backend="torch", device="cpu", threads=1)
+    pol = ms.pipe.policy
+    assert pol.max_batch == 256 and m.find("policy", "torch", "fp32").extra["max_batch"] == 256
+    rng = np.random.default_rng(0)
+    s = m.resolutions[-1]
+    x = {"frame": rng.integers(0, 256, (5, s, s, 3), dtype=np.uint8),
+         "h": rng.standard_normal((5, m.hidden)).astype(np.float32) * 0.3,
+         "c": rng.standard_normal((5, m.hidden)).astype(np.float32) * 0.3}
+    batched = pol.run_batch(x, 5)
+    for k in range(5):
+        one = pol.run({r: v[k:k + 1] for r, v in x.items()})
+        for role, v in one.items():
+            np.testing.assert_allclose(batched[role][k], v.reshape(-1), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"input 'h' for 5 rows must be float32 \[5, "):
+        pol.run_batch({**x, "h": x["h"][:2]}, 5)
+    sps = m.sampling["seconds_per_step"]
+    streams = [frames_of(f"synthetic://{pat}?size={160 + 16 * i}x120&frames=400&seed={i}", sps, 24)
+               for i, pat in enumerate(("bars", "noise", "bars"))]
+    got = {i: [] for i in range(B)}
+    for t in range(24):
+        for i, e in ms.step({i: streams[i][t] if ms.needs_frame(i) else None for i in range(B)}).items():
+            got[i].append(e)
+    kinds = {(e.kind, e.resolution) for evs in got.values() for e in evs}
+    assert ("resolution", m.resolutions[0]) in kinds and ("skip", None) in kinds, kinds  # batches mix
+    for i in range(B):
+        p = AdaptivePipeline(tiny_artifacts, backend="torch", device="cpu", threads=1)
+        ref = [p.step(f if p.needs_frame() else None) for f in streams[i]]
+        assert [(e.action, e.label) for e in got[i]] == [(e.action, e.label) for e in ref]
+        np.testing.assert_allclose(ms.clip_scores(i), p.clip_scores(), rtol=0, atol=1e-5)

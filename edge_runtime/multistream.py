@@ -1,0 +1,178 @@
+"""Many streams through one set of engines, batched: the GPU's way to use AR-Net.
+
+At batch 1 a GPU is latency-bound: a 128 px branch costs nearly what the 224 px one does, so
+skipping resolution saves little time per stream (docs/RESULTS.md §4.2). With B streams each
+tick runs the policy once on the B streams that need a decision, then each branch once on the
+streams that chose it: the work per stream follows the GMACs again.
+
+    ms = MultiStreamPipeline("artifacts/edge_fast", streams=8, backend="torch", device="cuda")
+    events = ms.step({i: frame_i for i in range(8)})      # {stream: StepEvent}
+
+Per stream everything is :class:`edge_runtime.pipeline.AdaptivePipeline`'s: its own
+:class:`StreamingController` (skips, window, labels, hysteresis), LSTM state and low-head
+fallback, so stream i's events equal a one-stream pipeline's on the same frames (up to the
+engines' batched arithmetic). A stream inside a skip takes no frame (``needs_frame(i)`` is
+False). A tick's ``ms`` (resize, policy, backbone, step) is the whole tick's, shared by its
+streams. Engines with batch-1 artifacts (LiteRT, ONNX as exported) run the rows one by one:
+correct, not faster. No budget control here: a budget steers one stream's fps.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from edge_runtime.pipeline import (AdaptivePipeline, StepEvent, StreamingController, ensure_rgb_uint8,
+                                   sigmoid64, softmax64)
+from edge_runtime.preprocess import SquareViews, center_square
+
+
+class MultiStreamPipeline:
+    """B streams of AR-Net streaming inference sharing one set of (batched) engines.
+
+    streams: number of streams B (their indices are 0 … B-1).
+    The other arguments are :class:`AdaptivePipeline`'s (engines load once, sha256 checked);
+    ``mode`` is ``adaptive`` | ``uniform`` | ``smallest`` as there."""
+
+    def __init__(self, manifest: Any, streams: int, backend: str = "torch", precision: str = "fp32", *,
+                 mode: str = "adaptive", window: int | None = None, top_k: int = 3, margin: float = 0.1,
+                 hold: int = 2, **engine_kw: Any) -> None:
+        if int(streams) < 1:
+            raise ValueError(f"streams must be >= 1, got {streams}")
+        for k in ("target_fps", "target_mw", "budget", "power"):
+            if engine_kw.get(k) is not None:
+                raise ValueError(f"{k}= is not supported with several streams: budget control and "
+                                 f"power telemetry steer and measure one stream (AdaptivePipeline)")
+        self.pipe = AdaptivePipeline(manifest, backend=backend, precision=precision, mode=mode,
+                                     window=window, top_k=top_k, margin=margin, hold=hold, **engine_kw)
+        p = self.pipe
+        self.manifest, self.mode, self.L = p.manifest, p.mode, p.L
+        self.B = int(streams)
+        self.ctrls = [StreamingController.from_manifest(p.manifest, window=window, top_k=top_k,
+                                                        margin=margin, hold=hold) for _ in range(self.B)]
+        self.h = np.zeros((self.B, p.manifest.hidden), np.float32)
+        self.c = np.zeros((self.B, p.manifest.hidden), np.float32)
+        self._low_acc = np.zeros((self.B, p.manifest.num_classes), np.float64)
+        self._low_n = np.zeros(self.B, np.int64)
+        self.t_index = np.zeros(self.B, np.int64)
+        self.steps = 0
+
+    @property
+    def backend_name(self) -> str:
+        return self.pipe.backend_name
+
+    # ------------------------------------------------------------------ state
+    def _check(self, i: int) -> int:
+        if not 0 <= int(i) < self.B:
+            raise ValueError(f"stream {i} does not exist; streams are 0..{self.B - 1}")
+        return int(i)
+
+    def clear(self, i: int | None = None) -> None:
+        """Reset stream ``i`` (every stream when None): state, skips, window, label."""
+        for j in (range(self.B) if i is None else [self._check(i)]):
+            self.ctrls[j].clear()
+            self.h[j] = 0.0
+            self.c[j] = 0.0
+            self._low_acc[j] = 0.0
+            self._low_n[j] = 0
+            self.t_index[j] = 0
+
+    def needs_frame(self, i: int) -> bool:
+        """Whether stream ``i``'s next sampled frame will be looked at."""
+        return self.mode != "adaptive" or self.ctrls[self._check(i)].needs_frame
+
+    def clip_scores(self, i: int) -> np.ndarray | None:
+        """Stream ``i``'s window scores, with the low-head fallback (as ``AdaptivePipeline``)."""
+        s = self.ctrls[self._check(i)].current_scores()
+        if s is not None or self._low_n[i] == 0:
+            return s
+        m = self._low_acc[i] / self._low_n[i]
+        return sigmoid64(m) if self.manifest.multi_label else softmax64(m)
+
+    # ------------------------------------------------------------------ one tick
+    def step(self, frames: Mapping[int, Any]) -> dict[int, StepEvent]:
+        """One sampled frame for each stream in ``frames`` ({stream: uint8 RGB frame, or None
+        when ``needs_frame(stream)`` is False}); streams not in it do not advance. Returns
+        {stream: its event}."""
+        p, m = self.pipe, self.manifest
+        t0 = time.perf_counter()
+        ids = sorted(self._check(i) for i in frames)
+        dec = [i for i in ids if self.needs_frame(i)]
+        for i in dec:
+            if frames[i] is None:
+                raise ValueError(f"stream {i}: this step is a decision step and needs a frame "
+                                 f"(check needs_frame({i}))")
+        results: dict[int, tuple] = {}   # stream -> (controller result, resolution, skip F, GMACs)
+        for i in ids:
+            if i not in dec:
+                r = self.ctrls[i].skipped()
+                results[i] = (r, None, self.ctrls[i].skip_lengths[r.action - self.L], 0.0)
+        ms = {"resize": 0.0, "policy": 0.0, "backbone": 0.0}
+        if dec:
+            views = [SquareViews(center_square(ensure_rgb_uint8(frames[i])), p.resize) for i in dec]
+            if self.mode == "uniform" and self.L > 1:
+                ta = time.perf_counter()
+                big = np.stack([v.get(p.sizes[0]) for v in views])
+                tb = time.perf_counter()
+                out = p.backbones[0].run_batch({"frame": big}, len(dec))
+                ms["resize"] = (tb - ta) * 1000.0
+                ms["backbone"] = (time.perf_counter() - tb) * 1000.0
+                for k, i in enumerate(dec):
+                    r = self.ctrls[i].commit(0, out["class_logits"][k])
+                    results[i] = (r, p.sizes[0], None, float(m.costs["actions"][0]))
+            else:
+                self._policy_tick(dec, views, results, ms)
+        step_ms = (time.perf_counter() - t0) * 1000.0
+        ms["step"] = step_ms
+        events = {}
+        for i in ids:
+            r, res, skip_f, gm = results[i]
+            events[i] = StepEvent(
+                step=int(self.t_index[i]), t=float(self.t_index[i]) * p.seconds_per_step, kind=r.kind,
+                action=r.action, action_name=p.names[r.action], resolution=res, skip=skip_f,
+                top_k=[(p.labels[c], s) for c, s in r.top],
+                label=None if r.label is None else p.labels[r.label], ms=dict(ms), gmacs=gm, top=r.top,
+                scores=r.scores)
+            self.t_index[i] += 1
+        self.steps += 1
+        return events
+
+    def _policy_tick(self, dec: list[int], views: list, results: dict, ms: dict) -> None:
+        p, m = self.pipe, self.manifest
+        n = len(dec)
+        ta = time.perf_counter()
+        low = np.stack([v.get(p.sizes[-1]) for v in views])
+        tb = time.perf_counter()
+        out = p.policy.run_batch({"frame": low, "h": self.h[dec], "c": self.c[dec]}, n)
+        tc = time.perf_counter()
+        ms["resize"] += (tb - ta) * 1000.0
+        ms["policy"] = (tc - tb) * 1000.0
+        self.h[dec] = out["h"].reshape(n, -1)
+        self.c[dec] = out["c"].reshape(n, -1)
+        low_logits = out["class_logits"].reshape(n, -1)
+        self._low_acc[dec] += low_logits
+        self._low_n[dec] += 1
+        if self.mode == "adaptive":
+            acts = [self.ctrls[i].choose(out["action_logits"][k]) for k, i in enumerate(dec)]
+        else:
+            acts = [self.L - 1] * n
+        logits: list = [None] * n
+        for a in sorted({a for a in acts if a < self.L - 1}):
+            rows = [k for k in range(n) if acts[k] == a]
+            td = time.perf_counter()
+            big = np.stack([views[k].get(p.sizes[a]) for k in rows])
+            te = time.perf_counter()
+            bout = p.backbones[a].run_batch({"frame": big}, len(rows))
+            ms["resize"] += (te - td) * 1000.0
+            ms["backbone"] += (time.perf_counter() - te) * 1000.0
+            for j, k in enumerate(rows):
+                logits[k] = bout["class_logits"][j]
+        for k, i in enumerate(dec):
+            a = acts[k]
+            lg = logits[k] if a < self.L - 1 else (low_logits[k] if a == self.L - 1 else None)
+            r = self.ctrls[i].commit(a, lg)
+            res = p.sizes[a] if a < self.L else None
+            skip_f = self.ctrls[i].skip_lengths[a - self.L] if a >= self.L else None
+            results[i] = (r, res, skip_f, m.action_cost(a))

@@ -1,0 +1,98 @@
+"""MultiStreamPipeline: B streams in one set of engines equal B one-stream pipelines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_runtime.backends.fake import fake_manifest
+from edge_runtime.multistream import MultiStreamPipeline
+from edge_runtime.pipeline import AdaptivePipeline
+
+
+def _streams(B: int, T: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """B streams of T frames (different sizes per stream: the resize runs per stream)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for b in range(B):
+        h, w = 60 + 7 * b, 80 + 5 * b
+        base = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        out.append([np.clip(base.astype(np.int16) + rng.integers(-60, 60, (h, w, 3)), 0, 255).astype(np.uint8)
+                    for _ in range(T)])
+    return out
+
+
+def _single(m, frames, mode):
+    p = AdaptivePipeline(m, backend="fake", mode=mode)
+    evs = [p.step(f if p.needs_frame() else None) for f in frames]
+    return evs, p.clip_scores()
+
+
+def _same(a, b):
+    assert (a.kind, a.action, a.resolution, a.skip, a.label, a.gmacs) == \
+        (b.kind, b.action, b.resolution, b.skip, b.label, b.gmacs)
+    assert [lab for lab, _ in a.top_k] == [lab for lab, _ in b.top_k]
+    np.testing.assert_allclose([s for _, s in a.top_k], [s for _, s in b.top_k], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "uniform", "smallest"])
+def test_streams_equal_one_stream_pipelines(mode):
+    m = fake_manifest()
+    B, T = 4, 30
+    data = _streams(B, T)
+    ms = MultiStreamPipeline(m, streams=B, backend="fake", mode=mode)
+    got = {i: [] for i in range(B)}
+    for t in range(T):
+        evs = ms.step({i: data[i][t] if ms.needs_frame(i) else None for i in range(B)})
+        assert sorted(evs) == list(range(B))
+        for i, e in evs.items():
+            got[i].append(e)
+    kinds = set()
+    for i in range(B):
+        ref, ref_scores = _single(m, data[i], mode)
+        for a, b in zip(got[i], ref):
+            _same(a, b)
+            kinds.add(a.kind if a.kind != "resolution" else a.resolution)
+        np.testing.assert_allclose(ms.clip_scores(i), ref_scores, rtol=0, atol=1e-12)
+    if mode == "adaptive":  # the fake policy mixes branches and skips on these frames
+        assert "skip" in kinds and "skipped" in kinds and len(kinds - {"skip", "skipped"}) >= 2, kinds
+    # one tick's time is every stream's: all events of a tick carry the same ms
+    assert {tuple(e.ms.items()) for e in (got[0][-1], got[1][-1])} == {tuple(got[0][-1].ms.items())}
+
+
+def test_streams_that_start_and_end_at_different_ticks():
+    m = fake_manifest()
+    data = _streams(3, 24, seed=1)
+    spans = {0: (0, 24), 1: (5, 17), 2: (10, 24)}   # [first tick, end tick)
+    ms = MultiStreamPipeline(m, streams=3, backend="fake")
+    got = {i: [] for i in spans}
+    for t in range(24):
+        live = {i: t - s for i, (s, e) in spans.items() if s <= t < e}
+        evs = ms.step({i: data[i][k] if ms.needs_frame(i) else None for i, k in live.items()})
+        assert sorted(evs) == sorted(live)
+        for i, e in evs.items():
+            got[i].append(e)
+    for i, (s, e) in spans.items():
+        ref, _ = _single(m, data[i][: e - s], "adaptive")
+        assert len(got[i]) == len(ref)
+        for a, b in zip(got[i], ref):
+            _same(a, b)
+        assert [e.step for e in got[i]] == list(range(e - s))
+    ms.clear(1)
+    assert ms.needs_frame(1) and ms.clip_scores(1) is None
+    assert ms.clip_scores(0) is not None
+
+
+def test_bad_use_names_the_stream():
+    m = fake_manifest()
+    ms = MultiStreamPipeline(m, streams=2, backend="fake")
+    with pytest.raises(ValueError, match=r"stream 1: this step is a decision step"):
+        ms.step({0: np.zeros((40, 40, 3), np.uint8), 1: None})
+    with pytest.raises(ValueError, match=r"stream 5 does not exist; streams are 0\.\.1"):
+        ms.step({5: np.zeros((40, 40, 3), np.uint8)})
+    with pytest.raises(ValueError, match="streams must be >= 1"):
+        MultiStreamPipeline(m, streams=0, backend="fake")
+    with pytest.raises(ValueError, match="target_fps= is not supported with several streams"):
+        MultiStreamPipeline(m, streams=2, backend="fake", target_fps=10)
+    with pytest.raises(ValueError, match="frames must be uint8"):
+        ms.step({0: np.zeros((40, 40, 3), np.float32)})
