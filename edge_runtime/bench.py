@@ -22,6 +22,12 @@ uniform GMACs. Methods are interleaved per clip (ABC, CBA, ...) so drifting cloc
 hit all of them alike. With ``--repeat N`` (N ≥ 2) ``per_pass`` holds the speedup and the
 wall − GMACs ratio of each pass alone: their spread is the machine's noise, measured in the run.
 Per method, ``ms_per_stage_mean`` splits a step into resize, policy and backbone.
+
+``--streams B`` (B ≥ 2) runs B videos at once through ``edge_runtime.multistream`` (one batched
+policy call per tick, one call per branch on the streams that chose it): each group of B videos
+is a tick loop until its last stream ends (the last group is filled up with videos from the
+start, timed but not counted for accuracy). Then ``ms p50/p95`` are per tick, fps counts stream
+frames, and the speedup is per stream frame: the GPU goal at B streams.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--decode-threads", type=int, default=1, metavar="N",
                     help="FFmpeg decoder threads (default 1: FFmpeg's own multi-threaded decoding "
                          "runs beside the engines and takes their cores; 0 = FFmpeg's default)")
+    ap.add_argument("--streams", type=int, default=1, metavar="B",
+                    help="run B videos at once, batched (edge_runtime.multistream; default 1)")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most N videos")
     ap.add_argument("--max-steps", type=int, default=None, help="at most N sampled frames per clip")
     ap.add_argument("--warmup", type=int, default=3,
@@ -108,8 +116,8 @@ class MethodStats:
         self.stage_ms: dict[str, float] = {}   # stage -> summed ms over every step
 
     def totals(self) -> tuple[int, float, float]:
-        """(steps, summed step ms, summed GMACs) so far."""
-        return len(self.step_ms), sum(self.step_ms), self.gmacs
+        """(steps, summed step ms, summed GMACs) after the clips run so far."""
+        return self.steps, sum(self.step_ms), self.gmacs
 
     def summary(self, uniform_gmacs: float) -> dict:
         from edge_runtime.telemetry import percentile
@@ -178,6 +186,70 @@ def run_clip(pipe: Any, path: Path, label: int | None, st: MethodStats, sampling
         st.correct += int(int(np.argmax(scores)) == label)
 
 
+def run_group(ms: Any, group: list, st: MethodStats, sampling: str, max_steps: int | None,
+              decode_threads: int | None = None) -> None:
+    """B videos through a MultiStreamPipeline, tick by tick until the last one ends.
+    group: [(path, label or None, counted for accuracy)]."""
+    ms.clear()
+    t0 = time.perf_counter()
+    srcs = [_open(path, ms.pipe, sampling, decode_threads) for path, _, _ in group]
+    try:
+        gens = {i: src.frames(lambda i=i: ms.needs_frame(i)) for i, src in enumerate(srcs)}
+        n = 0
+        while gens and (max_steps is None or n < max_steps):
+            frames, dec_ms = {}, []
+            for i in list(gens):
+                try:
+                    sf = next(gens[i])
+                except StopIteration:
+                    del gens[i]
+                    continue
+                frames[i] = sf.frame
+                if sf.decode_ms is not None:
+                    dec_ms.append(sf.decode_ms)
+            if not frames:
+                break
+            evs = ms.step(frames)
+            ms_tick = next(iter(evs.values())).ms
+            st.step_ms.append(ms_tick["step"])
+            for k, v in ms_tick.items():
+                st.stage_ms[k] = st.stage_ms.get(k, 0.0) + v
+            st.decode_ms.extend(dec_ms)
+            for e in evs.values():
+                st.gmacs += e.gmacs
+                if ms.mode == "adaptive":
+                    key = e.action_name if e.kind != "skipped" else "skipped"
+                    st.actions[key] = st.actions.get(key, 0) + 1
+            st.steps += len(evs)
+            n += 1
+    finally:
+        for src in srcs:
+            src.close()
+    st.wall_s += time.perf_counter() - t0
+    for i, (_, label, counted) in enumerate(group):
+        if not counted:
+            continue
+        st.clips += 1
+        scores = ms.clip_scores(i)
+        if label is not None and scores is not None:
+            st.labelled += 1
+            st.correct += int(int(np.argmax(scores)) == label)
+
+
+def groups_of(videos: list, B: int) -> list[list]:
+    """Consecutive groups of B videos; the last one filled up from the start (not counted)."""
+    out = []
+    for g in range(0, len(videos), B):
+        grp = [(p, lab, True) for p, lab in videos[g:g + B]]
+        k = 0
+        while len(grp) < B:
+            p, lab = videos[k % len(videos)]
+            grp.append((p, lab, False))
+            k += 1
+        out.append(grp)
+    return out
+
+
 def _warm(pipe: Any, steps: int, video: Path, sampling: str, decode_threads: int | None = None) -> None:
     """Untimed: engines (first-call allocations, autotuning) and the decoder/file cache."""
     if steps > 0:
@@ -199,7 +271,7 @@ def bench(args: argparse.Namespace) -> int:
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise UsageError(f"--methods: unknown {bad}; valid choices: {', '.join(METHODS)}")
-    for k in ("max_clips", "max_steps", "repeat"):
+    for k in ("max_clips", "max_steps", "repeat", "streams"):
         v = getattr(args, k)
         if v is not None and v < 1:
             raise UsageError(f"--{k.replace('_', '-')} must be >= 1, got {v}")
@@ -220,18 +292,33 @@ def bench(args: argparse.Namespace) -> int:
     if unmatched:
         print(f"{PROG}: warning: folder(s) {unmatched} match no manifest label {man.labels}; "
               f"those clips count for speed, not accuracy", file=sys.stderr)
-    for m in methods:
-        _warm(pipes[m], args.warmup, videos[0][0], args.sampling, dec)
+    B = args.streams
+    if B > 1:
+        from edge_runtime.multistream import MultiStreamPipeline
+        pipes = {m: MultiStreamPipeline(man, B, backend=base.backend_name, precision=base.precision,
+                                        window=BIG_WINDOW, mode=m, backends=base.models) for m in methods}
+        units = groups_of(videos, B)
+        for m in methods:
+            pipes[m].warm()
+            if args.warmup > 0:
+                run_group(pipes[m], units[0], MethodStats("warm-up"), args.sampling, args.warmup, dec)
+    else:
+        units = videos
+        for m in methods:
+            _warm(pipes[m], args.warmup, videos[0][0], args.sampling, dec)
     stats = {m: MethodStats(m) for m in methods}
     k = 0
     passes: list[dict] = []   # per pass and method: (steps, step ms, GMACs) of that pass alone
     for _ in range(args.repeat):
         before = {m: stats[m].totals() for m in methods}
-        for path, label in videos:
+        for unit in units:
             order = methods if k % 2 == 0 else list(reversed(methods))
             k += 1
             for m in order:
-                run_clip(pipes[m], path, label, stats[m], args.sampling, args.max_steps, dec)
+                if B > 1:
+                    run_group(pipes[m], unit, stats[m], args.sampling, args.max_steps, dec)
+                else:
+                    run_clip(pipes[m], unit[0], unit[1], stats[m], args.sampling, args.max_steps, dec)
         passes.append({m: tuple(x - y for x, y in zip(stats[m].totals(), before[m])) for m in methods})
     uni = man.uniform_cost
     res = {m: stats[m].summary(uni) for m in methods}
@@ -239,6 +326,7 @@ def bench(args: argparse.Namespace) -> int:
         "model": man.name, "backend": base.backend_name, "precision": base.precision,
         "threads": args.threads, "policy_threads": getattr(args, "policy_threads", None),
         "sampling": args.sampling, "decode_threads": dec, "videos": len(videos), "repeat": args.repeat,
+        "streams": B,
         "labelled_videos": sum(1 for _, lab in videos if lab is not None),
         "gmacs_unit": "GMACs (multiply-accumulates)", "uniform_gmacs_per_frame_manifest": uni,
         "methods": res,
@@ -322,7 +410,9 @@ def table(out: dict) -> str:
                      f(r["accuracy"], ".1%")))
     widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
     lines = [f"{out['model']} · {out['backend']}/{out['precision']} · {out['videos']} video(s), "
-             f"{out['sampling']} sampling"]
+             f"{out['sampling']} sampling"
+             + (f" · {out['streams']} streams batched (ms per tick, fps in stream frames)"
+                if out.get("streams", 1) > 1 else "")]
     lines.append("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:

@@ -91,6 +91,21 @@ class MultiStreamPipeline:
         m = self._low_acc[i] / self._low_n[i]
         return sigmoid64(m) if self.manifest.multi_label else softmax64(m)
 
+    def warm(self) -> None:
+        """Call every engine once at every row count a tick can give it (1, 2, 4, … and B): a
+        CUDA-graph backend captures its batch buckets here rather than inside a timed tick."""
+        p = self.pipe
+        counts = sorted({min(self.B, 1 << k) for k in range(self.B.bit_length() + 1)} | {self.B})
+        for mid, eng in p.models.items():
+            size = p.sizes[-1] if eng is p.policy else next(
+                a.size for a in self.manifest.actions[:self.L] if a.backbone == mid)
+            for n in counts:
+                x = {"frame": np.zeros((n, size, size, 3), np.uint8)}
+                if eng is p.policy:
+                    x["h"] = np.zeros((n, self.manifest.hidden), np.float32)
+                    x["c"] = np.zeros((n, self.manifest.hidden), np.float32)
+                eng.run_batch(x, n)
+
     # ------------------------------------------------------------------ one tick
     def step(self, frames: Mapping[int, Any]) -> dict[int, StepEvent]:
         """One sampled frame for each stream in ``frames`` ({stream: uint8 RGB frame, or None

@@ -50,6 +50,33 @@ def test_bench_fake_backend_json(tmp_path, fake_model_dir, labelled_videos, caps
     assert "speedup" in stdout and "adaptive" in stdout and "goals (2-core CPU, LiteRT)" in stdout
 
 
+def test_bench_streams_batches_videos_and_matches_one_stream(tmp_path, fake_model_dir, labelled_videos, capsys):
+    """--streams 2: 3 videos in two groups (the second filled up with the first video, timed but
+    not counted); every stream frame is stepped once, with the one-stream run's GMACs, actions and
+    accuracy (the fake engines are row-wise exact)."""
+    res = {}
+    for B in (1, 2):
+        out = tmp_path / f"b{B}.json"
+        rc = bench.main(["--model", str(fake_model_dir), "--backend", "fake", "--video", str(labelled_videos),
+                         "--json", str(out), "--warmup", "2", "--streams", str(B), "--repeat", "2"])
+        stdout, err = capsys.readouterr()
+        assert rc == 0, err
+        res[B] = json.loads(out.read_text())
+    one, two = res[1], res[2]
+    assert two["streams"] == 2 and "2 streams batched" in stdout
+    for m in ("adaptive", "uniform", "smallest"):
+        a, b = one["methods"][m], two["methods"][m]
+        # group 2 = the third video + the first again (filler, 8, 10 or 12 sampled frames): steps
+        # count the filler's frames too, twice for --repeat 2
+        assert b["steps"] - a["steps"] in (2 * 8, 2 * 10, 2 * 12), m
+        assert b["steps"] - a["steps"] == two["methods"]["uniform"]["steps"] - one["methods"]["uniform"]["steps"]
+        assert (b["clips"], b["labelled_clips"], b["accuracy"]) == (a["clips"], a["labelled_clips"], a["accuracy"])
+        assert b["gmacs_per_frame"] > 0
+    assert two["methods"]["uniform"]["gmacs_vs_uniform"] == pytest.approx(1.0)
+    assert sum(two["methods"]["adaptive"]["actions"].values()) == two["methods"]["adaptive"]["steps"]
+    assert len(two["per_pass"]["speedup"]) == 2
+
+
 def test_bench_clip_sampling_and_method_subset(fake_model_dir, labelled_videos, capsys):
     rc = bench.main(["--model", str(fake_model_dir), "--backend", "fake", "--video", str(labelled_videos),
                      "--sampling", "clip", "--methods", "uniform,adaptive", "--max-clips", "2", "--quiet",
