@@ -68,6 +68,14 @@ $PY convert/export_all.py --checkpoint "runs/${NAME}_arnet/best.pt" --formats pt
     --mix-from "$OUTR/gpu_bench_${TAG}.json" --json "$OUTR/gpu_batch_${TAG}.json" \
   || say "export / runtime benchmark failed (continuing with the table)"
 
+# the GPU goal at batch: B streams per tick (edge_runtime.multistream), one CUDA graph per bucket
+for B in 8 32; do
+  say "multi-stream runtime benchmark, $B streams"
+  $PY edge_runtime/bench.py --model "artifacts/${NAME}" --backend torch --precision fp32 --device cuda \
+      --streams "$B" --video "$DATA/videos/test" --json "$OUTR/gpu_bench_${TAG}_streams${B}.json" \
+    || { say "multi-stream benchmark ($B) failed"; break; }
+done
+
 DONE=arnet
 for mf in uniform:60 resolution_only:100 skip_only:100 lstm:60 multiscale:100; do
   m=${mf%%:*}                       # a baseline costs about f % of the AR-Net run; 90 s for the table
