@@ -1,6 +1,6 @@
 """Live AR-Net recognition on a camera, stream or video file.
 
-    python edge_runtime/live.py --model artifacts/<name> [--source URI] [--backend litert]
+    python edge_runtime/live.py --model artifacts/<name> [--source URI ...] [--backend litert]
         [--precision fp32|fp16|int8] [--threads N] [--delegate xnnpack|none|/path/lib.so]
         [--providers cpu,cuda,tensorrt] [--headless] [--record out.mp4] [--top-k 3]
         [--window N] [--target-fps F | --target-mw P] [--max-steps N] [--json-out FILE]
@@ -12,6 +12,11 @@ holds latency p50/p95 per stage, the action histogram, GMACs per frame against t
 baseline, measured ms per GMAC per network and energy where the device reports power.
 ``--json-out`` writes that summary to a file. Bad inputs (manifest, artifacts, backend,
 precision, source) print one message on stderr and exit with status 2.
+
+Several ``--source`` (``--source cam0 --source rtsp://… --source clip.mp4``) run as streams of one
+batched ``edge_runtime.multistream.MultiStreamPipeline`` (headless: each JSON line carries its
+``stream``; the summary has one entry per stream and the per-tick latency). A stream whose source
+ends drops out; the run ends with the last one.
 """
 
 from __future__ import annotations
@@ -69,9 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(ap)
-    ap.add_argument("--source", default="0",
+    ap.add_argument("--source", action="append", default=None,
                     help="camera index, /dev/videoN, csi://N, rtsp://..., GStreamer pipeline, "
-                         "video file or synthetic:// (default 0)")
+                         "video file or synthetic:// (default 0); repeat it for several streams, "
+                         "batched (needs --headless)")
     ap.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
     ap.add_argument("--record", default=None, metavar="OUT.mp4", help="save the annotated stream")
     ap.add_argument("--top-k", type=int, default=3)
@@ -229,6 +235,9 @@ def summary_text(s: dict) -> str:
 
 def live(args: argparse.Namespace) -> int:
     from edge_runtime.sources import open_source
+    sources = args.source or ["0"]
+    if len(sources) > 1:
+        return live_streams(args, sources)
     if args.max_steps is not None and args.max_steps < 0:
         raise UsageError(f"--max-steps must be >= 0, got {args.max_steps}")
     if args.top_k < 1:
@@ -252,7 +261,7 @@ def live(args: argparse.Namespace) -> int:
             "/sys/class/power_supply battery); use --target-fps instead"))
     pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
-    source = open_source(args.source, pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
+    source = open_source(sources[0], pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
                          decode_threads=args.decode_threads)
     headless = args.headless
     if not headless and not _gui_available():
@@ -322,6 +331,92 @@ def live(args: argparse.Namespace) -> int:
     if args.json_out:
         from edge_runtime.manifest import atomic_write_text
         atomic_write_text(args.json_out, json.dumps(s, indent=2) + "\n")
+    return 0
+
+
+def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
+    """Several sources as the streams of one MultiStreamPipeline: JSON lines, then a summary."""
+    from edge_runtime.multistream import MultiStreamPipeline
+    from edge_runtime.sources import open_source
+    from edge_runtime.telemetry import LatencyStats
+    bad = [f"--{k.replace('_', '-')}" for k in ("record", "target_fps", "target_mw") if getattr(args, k)]
+    if not args.headless:
+        bad.append("a window (add --headless)")
+    if bad:
+        raise UsageError(f"{len(uris)} --source given: several streams run headless, without "
+                         f"{', '.join(bad)}; one stream supports those")
+    for k in ("max_steps", "window", "decode_threads"):
+        v = getattr(args, k)
+        if v is not None and v < (0 if k != "window" else 1):
+            raise UsageError(f"--{k.replace('_', '-')} must be >= {0 if k != 'window' else 1}, got {v}")
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
+    base = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold)
+    ms = MultiStreamPipeline(base.manifest, len(uris), backend=base.backend_name, precision=base.precision,
+                             window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
+                             backends=base.models)
+    srcs = []
+    try:
+        for u in uris:
+            srcs.append(open_source(u, base.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
+                                    decode_threads=args.decode_threads))
+        gens = {i: s.frames(lambda i=i: ms.needs_frame(i)) for i, s in enumerate(srcs)}
+        lat = LatencyStats()
+        per = [{"steps": 0, "gmacs": 0.0, "actions": {}, "label": None} for _ in uris]
+        out = sys.stdout
+        t_start = time.perf_counter()
+        while gens and (args.max_steps is None or ms.steps < args.max_steps):
+            frames = {}
+            for i in list(gens):
+                try:
+                    sf = next(gens[i])
+                except StopIteration:
+                    del gens[i]
+                    continue
+                frames[i] = sf.frame
+                if sf.decode_ms is not None:
+                    lat.add("decode", sf.decode_ms)
+            if not frames:
+                break
+            evs = ms.step(frames)
+            for k, v in next(iter(evs.values())).ms.items():
+                lat.add(k, v)
+            for i, e in evs.items():
+                d = per[i]
+                d["steps"] += 1
+                d["gmacs"] += e.gmacs
+                d["actions"][e.action_name] = d["actions"].get(e.action_name, 0) + (e.kind != "skipped")
+                d["label"] = e.label
+                out.write(json.dumps({"stream": i, **e.to_dict()}) + "\n")
+            out.flush()
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
+    finally:
+        for s in srcs:
+            s.close()
+    wall = time.perf_counter() - t_start
+    uni = base.manifest.uniform_cost
+    streams = []
+    for i, (u, d) in enumerate(zip(uris, per)):
+        g = d["gmacs"] / d["steps"] if d["steps"] else 0.0
+        streams.append({"stream": i, "source": u, "steps": d["steps"], "last_label": d["label"],
+                        "actions": {k: v for k, v in d["actions"].items() if v},
+                        "gmacs_per_frame": g, "gmacs_ratio": g / uni if uni > 0 else None})
+    steps = sum(d["steps"] for d in per)
+    summary = {"model": base.manifest.name, "backend": base.backend_name, "precision": base.precision,
+               "streams": streams, "ticks": ms.steps, "steps": steps, "wall_s": wall,
+               "end_to_end_fps": steps / wall if wall > 0 else None, "latency_ms_per_tick": lat.summary(),
+               "uniform_gmacs_per_frame": uni, "engines": base.summary().get("engines")}
+    sys.stdout.write(json.dumps({"summary": summary}) + "\n")
+    sys.stdout.flush()
+    if not args.quiet:
+        print(f"{len(uris)} streams, {ms.steps} ticks, {steps} stream frames in {wall:.2f} s", file=sys.stderr)
+        for st in streams:
+            print(f"  stream {st['stream']} ({st['source']}): {st['steps']} frames, label {st['last_label']}, "
+                  f"GMACs/frame {st['gmacs_per_frame']:.4f}", file=sys.stderr)
+    if args.json_out:
+        from edge_runtime.manifest import atomic_write_text
+        atomic_write_text(args.json_out, json.dumps(summary, indent=2) + "\n")
     return 0
 
 

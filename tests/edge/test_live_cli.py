@@ -181,3 +181,40 @@ def test_budget_targets(capsys, fake_model_dir):
     assert_clean_error(rc, err, "--target-mw needs a power reading")
     with pytest.raises(SystemExit):
         live.main(["--model", str(fake_model_dir), "--target-fps", "5", "--target-mw", "100"])
+
+
+def test_several_sources_run_as_batched_streams(capsys, fake_model_dir, tmp_path, small_video):
+    """Two --source: one JSON line per stream frame with its stream index, the streams' events equal
+    a one-source run's on the same source, the shorter source drops out, one summary per stream."""
+    src0 = "synthetic://noise?size=96x72&frames=400"
+    out_json = tmp_path / "multi.json"
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", src0,
+                            "--source", small_video, "--headless", "--no-power", "--max-steps", 30,
+                            "--json-out", out_json)
+    assert rc == 0, err
+    recs = json_lines(out)
+    events, summary = recs[:-1], recs[-1]["summary"]
+    by = {0: [e for e in events if e["stream"] == 0], 1: [e for e in events if e["stream"] == 1]}
+    assert len(by[0]) == 30 and 0 < len(by[1]) < 30          # the 3 s video ends first
+    assert summary["ticks"] == 30 and summary["steps"] == len(events)
+    assert [s["steps"] for s in summary["streams"]] == [len(by[0]), len(by[1])]
+    assert summary["streams"][1]["source"] == str(small_video)
+    assert "step" in summary["latency_ms_per_tick"] and json.loads(out_json.read_text())["ticks"] == 30
+    assert "2 streams" in err
+    rc, out1, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", src0,
+                             "--headless", "--no-power", "--max-steps", 30, "--quiet")
+    one = json_lines(out1)[:-1]
+    strip = lambda e: {k: v for k, v in e.items() if k not in ("ms", "stream")}  # noqa: E731
+    assert [strip(e) for e in by[0]] == [strip(e) for e in one]
+
+
+def test_several_sources_need_headless_and_no_budget(capsys, fake_model_dir):
+    two = ["--source", "synthetic://bars?frames=10", "--source", "synthetic://noise?frames=10"]
+    rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two, "--no-power")
+    assert_clean_error(rc, err, "2 --source given", "a window (add --headless)")
+    rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two, "--headless",
+                          "--target-fps", 5, "--no-power")
+    assert_clean_error(rc, err, "--target-fps")
+    rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two[:2],
+                          "--source", "/nonexistent/clip.mp4", "--headless", "--no-power")
+    assert rc == 2 and "/nonexistent/clip.mp4" in err and "Traceback" not in err
