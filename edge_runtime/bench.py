@@ -190,6 +190,7 @@ def run_group(ms: Any, group: list, st: MethodStats, sampling: str, max_steps: i
               decode_threads: int | None = None) -> None:
     """B videos through a MultiStreamPipeline, tick by tick until the last one ends.
     group: [(path, label or None, counted for accuracy)]."""
+    from edge_runtime.multistream import next_tick
     ms.clear()
     t0 = time.perf_counter()
     srcs = [_open(path, ms.pipe, sampling, decode_threads) for path, _, _ in group]
@@ -197,24 +198,15 @@ def run_group(ms: Any, group: list, st: MethodStats, sampling: str, max_steps: i
         gens = {i: src.frames(lambda i=i: ms.needs_frame(i)) for i, src in enumerate(srcs)}
         n = 0
         while gens and (max_steps is None or n < max_steps):
-            frames, dec_ms = {}, []
-            for i in list(gens):
-                try:
-                    sf = next(gens[i])
-                except StopIteration:
-                    del gens[i]
-                    continue
-                frames[i] = sf.frame
-                if sf.decode_ms is not None:
-                    dec_ms.append(sf.decode_ms)
-            if not frames:
+            tick = next_tick(gens)
+            if not tick:
                 break
-            evs = ms.step(frames)
+            evs = ms.step({i: sf.frame for i, sf in tick.items()})
             ms_tick = next(iter(evs.values())).ms
             st.step_ms.append(ms_tick["step"])
             for k, v in ms_tick.items():
                 st.stage_ms[k] = st.stage_ms.get(k, 0.0) + v
-            st.decode_ms.extend(dec_ms)
+            st.decode_ms.extend(sf.decode_ms for sf in tick.values() if sf.decode_ms is not None)
             for e in evs.values():
                 st.gmacs += e.gmacs
                 if ms.mode == "adaptive":

@@ -336,7 +336,7 @@ def live(args: argparse.Namespace) -> int:
 
 def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     """Several sources as the streams of one MultiStreamPipeline: JSON lines, then a summary."""
-    from edge_runtime.multistream import MultiStreamPipeline
+    from edge_runtime.multistream import MultiStreamPipeline, next_tick
     from edge_runtime.sources import open_source
     from edge_runtime.telemetry import LatencyStats
     bad = [f"--{k.replace('_', '-')}" for k in ("record", "target_fps", "target_mw") if getattr(args, k)]
@@ -366,19 +366,13 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
         out = sys.stdout
         t_start = time.perf_counter()
         while gens and (args.max_steps is None or ms.steps < args.max_steps):
-            frames = {}
-            for i in list(gens):
-                try:
-                    sf = next(gens[i])
-                except StopIteration:
-                    del gens[i]
-                    continue
-                frames[i] = sf.frame
+            tick = next_tick(gens)
+            if not tick:
+                break
+            for sf in tick.values():
                 if sf.decode_ms is not None:
                     lat.add("decode", sf.decode_ms)
-            if not frames:
-                break
-            evs = ms.step(frames)
+            evs = ms.step({i: sf.frame for i, sf in tick.items()})
             for k, v in next(iter(evs.values())).ms.items():
                 lat.add(k, v)
             for i, e in evs.items():

@@ -29,6 +29,18 @@ from edge_runtime.pipeline import (AdaptivePipeline, StepEvent, StreamingControl
 from edge_runtime.preprocess import SquareViews, center_square
 
 
+def next_tick(gens: dict) -> dict:
+    """One sampled frame from each stream's ``source.frames(...)`` generator: {stream: SampledFrame}.
+    A stream whose source has ended is removed from ``gens``; {} once every one has."""
+    got = {}
+    for i in list(gens):
+        try:
+            got[i] = next(gens[i])
+        except StopIteration:
+            del gens[i]
+    return got
+
+
 class MultiStreamPipeline:
     """B streams of AR-Net streaming inference sharing one set of (batched) engines.
 

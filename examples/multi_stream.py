@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from edge_runtime.backends.fake import fake_manifest  # noqa: E402
-from edge_runtime.multistream import MultiStreamPipeline  # noqa: E402
+from edge_runtime.multistream import MultiStreamPipeline, next_tick  # noqa: E402
 from edge_runtime.sources import open_source  # noqa: E402
 
 ap = argparse.ArgumentParser()
@@ -28,16 +28,8 @@ else:  # engines load once for every stream; pt2 artifacts take all B frames in 
 
 srcs = [open_source(u, ms.pipe.seconds_per_step) for u in args.sources]
 frames = {i: s.frames(need=lambda i=i: ms.needs_frame(i)) for i, s in enumerate(srcs)}
-while frames:
-    tick = {}
-    for i in list(frames):
-        try:
-            tick[i] = next(frames[i]).frame          # None while stream i is inside a skip
-        except StopIteration:
-            del frames[i]                           # this source ended; the others go on
-    if not tick:
-        break
-    for i, ev in ms.step(tick).items():
+while tick := next_tick(frames):                    # a source that ends drops out; the others go on
+    for i, ev in ms.step({i: sf.frame for i, sf in tick.items()}).items():  # frame None: inside a skip
         what = f"{ev.resolution}px" if ev.kind == "resolution" else f"{ev.kind} {ev.skip}"
         print(f"stream {i} t={ev.t:6.2f}s {what:<10} label={ev.label}  tick {ev.ms['step']:.2f} ms")
 for i, u in enumerate(args.sources):
