@@ -170,7 +170,8 @@ def input_adapter(t: EngineTensor, normalization: dict | None) -> Callable[[np.n
         raise BackendError(f"state input {t.name!r} is {dtype_name(dt)} without quantisation parameters")
 
     def state_in(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, np.float32).reshape(shape)
+        # (1, hidden) for one stream; (n, hidden) rows for a batch of streams
+        x = np.asarray(x, np.float32).reshape((-1,) + shape[1:])
         if quant is not None:
             return _quantize(x, quant, dt)
         return x if dt == np.dtype(np.float32) else x.astype(dt)

@@ -149,3 +149,40 @@ def test_torch_batches_and_streams_match_one_stream(tiny_artifacts):
         ref = [p.step(f if p.needs_frame() else None) for f in streams[i]]
         assert [(e.action, e.label) for e in got[i]] == [(e.action, e.label) for e in ref]
         np.testing.assert_allclose(ms.clip_scores(i), p.clip_scores(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_litert_batches_equal_rows_and_streams_equal_one_stream(tiny_artifacts, precision):
+    """LiteRT run_batch (one interpreter per row count) gives each row's batch-1 output, and B
+    streams through MultiStreamPipeline take a one-stream pipeline's actions, labels and scores."""
+    from edge_runtime.multistream import MultiStreamPipeline
+    m = load_manifest(tiny_artifacts)
+    if "litert" not in m.backends() or "litert" not in installed_backends() \
+            or precision not in m.precisions("litert"):
+        pytest.skip(f"no litert/{precision} here")
+    B = 3
+    ms = MultiStreamPipeline(tiny_artifacts, streams=B, backend="litert", precision=precision, threads=1)
+    pol = ms.pipe.policy
+    rng = np.random.default_rng(1)
+    s = m.resolutions[-1]
+    x = {"frame": rng.integers(0, 256, (4, s, s, 3), dtype=np.uint8),
+         "h": rng.standard_normal((4, m.hidden)).astype(np.float32) * 0.3,
+         "c": rng.standard_normal((4, m.hidden)).astype(np.float32) * 0.3}
+    batched = pol.run_batch(x, 4)
+    for k in range(4):
+        for role, v in pol.run({r: a[k:k + 1] for r, a in x.items()}).items():
+            np.testing.assert_array_equal(batched[role][k], v.reshape(-1))
+    with pytest.raises(ValueError, match="'h' has 2 rows, expected 4"):
+        pol.run_batch({**x, "h": x["h"][:2]}, 4)
+    sps = m.sampling["seconds_per_step"]
+    streams = [frames_of(f"synthetic://{pat}?size={160 + 16 * i}x120&frames=400&seed={i}", sps, 24)
+               for i, pat in enumerate(("bars", "noise", "bars"))]
+    got = {i: [] for i in range(B)}
+    for t in range(24):
+        for i, e in ms.step({i: streams[i][t] if ms.needs_frame(i) else None for i in range(B)}).items():
+            got[i].append(e)
+    for i in range(B):
+        p = AdaptivePipeline(tiny_artifacts, backend="litert", precision=precision, threads=1)
+        ref = [p.step(f if p.needs_frame() else None) for f in streams[i]]
+        assert [(e.action, e.label) for e in got[i]] == [(e.action, e.label) for e in ref]
+        np.testing.assert_array_equal(ms.clip_scores(i), p.clip_scores())
