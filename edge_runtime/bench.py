@@ -415,7 +415,8 @@ def table(out: dict) -> str:
                      f"wall-time ratio {f(out.get('wall_time_ratio'), '.3f')}")
         g = out.get("goals") or {}
         verdict = {True: "met", False: "NOT met", None: "n/a"}
-        where = "GPU" if on_gpu(out) else "2-core CPU, LiteRT"
+        where = "GPU" if on_gpu(out) else "2-core CPU, LiteRT" + (
+            "" if out["backend"] == "litert" else f"; this run: {out['backend']}")
         lines.append(f"goals ({where}): " + "; ".join(
             f"{k} {f(v['value'], '.3f')} {v['target']}: {verdict[v['ok']]}" for k, v in g.items()))
         pp = out.get("per_pass") or {}

@@ -47,7 +47,7 @@ def test_bench_fake_backend_json(tmp_path, fake_model_dir, labelled_videos, caps
     assert g["wall_minus_gmacs_ratio"]["ok"] == (g["wall_minus_gmacs_ratio"]["value"] <= 0.10)
     assert g["end_to_end_fps"]["value"] == a["end_to_end_fps"]
     assert sum(a["actions"].values()) == a["steps"]
-    assert "speedup" in stdout and "adaptive" in stdout and "goals (2-core CPU, LiteRT)" in stdout
+    assert "speedup" in stdout and "adaptive" in stdout and "goals (2-core CPU, LiteRT; this run: fake)" in stdout
 
 
 def test_bench_streams_batches_videos_and_matches_one_stream(tmp_path, fake_model_dir, labelled_videos, capsys):
