@@ -205,15 +205,26 @@ class AdaptedModel:
     """Mixin holding the adapters: subclasses fill ``_inputs``/``_outputs`` (EngineTensors).
 
     ``run_batch`` runs the rows of stacked role inputs (several streams' frames): one ``run`` per
-    row here; a backend whose artifact takes a batch (``max_batch`` > 1) overrides it."""
+    row, unless the backend takes batches (``max_batch`` > 1: it implements ``_run_rows`` for up
+    to that many rows in one engine call; more rows are split)."""
 
     name = "base"
     max_batch = 1   # rows one engine call takes
 
     def run_batch(self, inputs: dict, n: int) -> dict:
         """``{role: (n, ...) array}`` -> ``{role: (n, ...) float32}``, row i = ``run`` of row i."""
-        rows = [self.run({r: v[i:i + 1] for r, v in inputs.items()}) for i in range(n)]
-        return {k: np.concatenate([o[k] for o in rows]) for k in rows[0]}
+        if n <= 1 or self.max_batch <= 1:
+            parts = [self.run({r: v[i:i + 1] for r, v in inputs.items()}) for i in range(n)]
+        elif n > self.max_batch:
+            parts = [self.run_batch({r: v[i:i + self.max_batch] for r, v in inputs.items()},
+                                    min(self.max_batch, n - i)) for i in range(0, n, self.max_batch)]
+        else:
+            return self._run_rows(inputs, n)
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _run_rows(self, inputs: dict, n: int) -> dict:
+        """n ≤ ``max_batch`` rows in one engine call (backends with ``max_batch`` > 1)."""
+        raise NotImplementedError(f"{type(self).__name__} takes one row per call")
 
     def _tensors_from_manifest(self, artifact, where: str) -> None:
         """Fill ``_inputs``/``_outputs`` from the manifest alone (engines that call positionally

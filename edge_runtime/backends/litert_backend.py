@@ -224,7 +224,9 @@ class LiteRTBackend(AdaptedModel):
         except RuntimeError as e:
             raise BackendError(f"{where}: allocate_tensors failed ({e})") from None
 
-    max_batch = 16   # rows per batched call (more are split); one interpreter per row count
+    # rows per batched call (more are split). One interpreter per row count: at most 15 more per
+    # model (a Lite0 int8 branch holds ~4 MB of packed weights each); B streams use B - 1 at most
+    max_batch = 16
 
     def _batch_interp(self, n: int):
         it = self._batch.get(n)
@@ -239,13 +241,7 @@ class LiteRTBackend(AdaptedModel):
             self._batch[n] = it
         return it
 
-    def run_batch(self, inputs: dict, n: int) -> dict:
-        if n == 1 or self.max_batch <= 1:
-            return super().run_batch(inputs, n)
-        if n > self.max_batch:
-            parts = [self.run_batch({r: v[i:i + self.max_batch] for r, v in inputs.items()},
-                                    min(self.max_batch, n - i)) for i in range(0, n, self.max_batch)]
-            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    def _run_rows(self, inputs: dict, n: int) -> dict:
         it = self._batch_interp(n)
         for role, index, adapt in self._feed:
             if role not in inputs:

@@ -136,13 +136,7 @@ class TorchBackend(AdaptedModel):
             feed.append(x)
         return feed
 
-    def run_batch(self, inputs: dict, n: int) -> dict:
-        if self.max_batch <= 1:
-            return super().run_batch(inputs, n)
-        if n > self.max_batch:  # more rows than one call takes: chunks
-            parts = [self.run_batch({r: v[i:i + self.max_batch] for r, v in inputs.items()},
-                                    min(self.max_batch, n - i)) for i in range(0, n, self.max_batch)]
-            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    def _run_rows(self, inputs: dict, n: int) -> dict:
         torch = self._torch
         feed = self._batch_feed(inputs, n)
         with torch.inference_mode():

@@ -110,6 +110,42 @@ def test_golden_trace_from_the_real_model_replays(tiny_artifacts, tmp_path):
     golden.write(tr, tmp_path / "real.json")
 
 
+
+def _rows(m, n, seed):
+    """n policy input rows of this model."""
+    rng = np.random.default_rng(seed)
+    s = m.resolutions[-1]
+    return {"frame": rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8),
+            "h": rng.standard_normal((n, m.hidden)).astype(np.float32) * 0.3,
+            "c": rng.standard_normal((n, m.hidden)).astype(np.float32) * 0.3}
+
+
+def _check_rows(eng, x, n, tol):
+    batched = eng.run_batch(x, n)
+    for k in range(n):
+        for role, v in eng.run({r: a[k:k + 1] for r, a in x.items()}).items():
+            np.testing.assert_allclose(batched[role][k], v.reshape(-1), rtol=tol, atol=tol)
+
+
+def _check_streams(ms, m, single, tol):
+    """3 streams of 24 sampled frames through ``ms`` vs ``single()`` one-stream pipelines: same
+    actions and labels, scores within ``tol``; the batches mix branches and skips."""
+    sps = m.sampling["seconds_per_step"]
+    streams = [frames_of(f"synthetic://{pat}?size={160 + 16 * i}x120&frames=400&seed={i}", sps, 24)
+               for i, pat in enumerate(("bars", "noise", "bars"))]
+    got = {i: [] for i in range(3)}
+    for t in range(24):
+        for i, e in ms.step({i: streams[i][t] if ms.needs_frame(i) else None for i in range(3)}).items():
+            got[i].append(e)
+    kinds = {(e.kind, e.resolution) for evs in got.values() for e in evs}
+    assert ("resolution", m.resolutions[0]) in kinds and ("skip", None) in kinds, kinds
+    for i in range(3):
+        p = single()
+        ref = [p.step(f if p.needs_frame() else None) for f in streams[i]]
+        assert [(e.action, e.label) for e in got[i]] == [(e.action, e.label) for e in ref]
+        np.testing.assert_allclose(ms.clip_scores(i), p.clip_scores(), rtol=0, atol=tol)
+
+
 def test_torch_batches_and_streams_match_one_stream(tiny_artifacts):
     """pt2 artifacts take a dynamic batch: run_batch rows equal batch-1 runs, and B streams through
     MultiStreamPipeline take the actions and labels of B one-stream pipelines."""
@@ -119,70 +155,35 @@ def test_torch_batches_and_streams_match_one_stream(tiny_artifacts):
     m = load_manifest(tiny_artifacts)
     if "torch" not in m.backends():
         pytest.skip("no pt2 artifacts in this folder")
-    B = 3
-    ms = MultiStreamPipeline(tiny_artifacts, streams=B, backend="torch", device="cpu", threads=1)
+    ms = MultiStreamPipeline(tiny_artifacts, streams=3, backend="torch", device="cpu", threads=1)
     pol = ms.pipe.policy
     assert pol.max_batch == 256 and m.find("policy", "torch", "fp32").extra["max_batch"] == 256
-    rng = np.random.default_rng(0)
-    s = m.resolutions[-1]
-    x = {"frame": rng.integers(0, 256, (5, s, s, 3), dtype=np.uint8),
-         "h": rng.standard_normal((5, m.hidden)).astype(np.float32) * 0.3,
-         "c": rng.standard_normal((5, m.hidden)).astype(np.float32) * 0.3}
-    batched = pol.run_batch(x, 5)
-    for k in range(5):
-        one = pol.run({r: v[k:k + 1] for r, v in x.items()})
-        for role, v in one.items():
-            np.testing.assert_allclose(batched[role][k], v.reshape(-1), rtol=1e-4, atol=1e-5)
+    x = _rows(m, 5, 0)
+    _check_rows(pol, x, 5, 1e-5)
     with pytest.raises(ValueError, match=r"input 'h' for 5 rows must be float32 \[5, "):
         pol.run_batch({**x, "h": x["h"][:2]}, 5)
-    sps = m.sampling["seconds_per_step"]
-    streams = [frames_of(f"synthetic://{pat}?size={160 + 16 * i}x120&frames=400&seed={i}", sps, 24)
-               for i, pat in enumerate(("bars", "noise", "bars"))]
-    got = {i: [] for i in range(B)}
-    for t in range(24):
-        for i, e in ms.step({i: streams[i][t] if ms.needs_frame(i) else None for i in range(B)}).items():
-            got[i].append(e)
-    kinds = {(e.kind, e.resolution) for evs in got.values() for e in evs}
-    assert ("resolution", m.resolutions[0]) in kinds and ("skip", None) in kinds, kinds  # batches mix
-    for i in range(B):
-        p = AdaptivePipeline(tiny_artifacts, backend="torch", device="cpu", threads=1)
-        ref = [p.step(f if p.needs_frame() else None) for f in streams[i]]
-        assert [(e.action, e.label) for e in got[i]] == [(e.action, e.label) for e in ref]
-        np.testing.assert_allclose(ms.clip_scores(i), p.clip_scores(), rtol=0, atol=1e-5)
+    _check_streams(ms, m, lambda: AdaptivePipeline(tiny_artifacts, backend="torch", device="cpu", threads=1),
+                   1e-5)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_litert_batches_equal_rows_and_streams_equal_one_stream(tiny_artifacts, precision):
-    """LiteRT run_batch (one interpreter per row count) gives each row's batch-1 output, and B
-    streams through MultiStreamPipeline take a one-stream pipeline's actions, labels and scores."""
+    """LiteRT run_batch (one interpreter per row count) gives each row's batch-1 output exactly, more
+    rows than max_batch are split, and B streams through MultiStreamPipeline equal one-stream ones."""
     from edge_runtime.multistream import MultiStreamPipeline
     m = load_manifest(tiny_artifacts)
     if "litert" not in m.backends() or "litert" not in installed_backends() \
             or precision not in m.precisions("litert"):
         pytest.skip(f"no litert/{precision} here")
-    B = 3
-    ms = MultiStreamPipeline(tiny_artifacts, streams=B, backend="litert", precision=precision, threads=1)
+    ms = MultiStreamPipeline(tiny_artifacts, streams=3, backend="litert", precision=precision, threads=1)
     pol = ms.pipe.policy
-    rng = np.random.default_rng(1)
-    s = m.resolutions[-1]
-    x = {"frame": rng.integers(0, 256, (4, s, s, 3), dtype=np.uint8),
-         "h": rng.standard_normal((4, m.hidden)).astype(np.float32) * 0.3,
-         "c": rng.standard_normal((4, m.hidden)).astype(np.float32) * 0.3}
-    batched = pol.run_batch(x, 4)
-    for k in range(4):
-        for role, v in pol.run({r: a[k:k + 1] for r, a in x.items()}).items():
-            np.testing.assert_array_equal(batched[role][k], v.reshape(-1))
+    x = _rows(m, 5, 1)
+    _check_rows(pol, x, 5, 0.0)
+    pol.max_batch = 2                                  # 5 rows -> calls of 2, 2 and 1
+    _check_rows(pol, x, 5, 0.0)
+    assert sorted(pol._batch) == [2, 5]                # one interpreter per row count used
+    pol.max_batch = 16
     with pytest.raises(ValueError, match="'h' has 2 rows, expected 4"):
-        pol.run_batch({**x, "h": x["h"][:2]}, 4)
-    sps = m.sampling["seconds_per_step"]
-    streams = [frames_of(f"synthetic://{pat}?size={160 + 16 * i}x120&frames=400&seed={i}", sps, 24)
-               for i, pat in enumerate(("bars", "noise", "bars"))]
-    got = {i: [] for i in range(B)}
-    for t in range(24):
-        for i, e in ms.step({i: streams[i][t] if ms.needs_frame(i) else None for i in range(B)}).items():
-            got[i].append(e)
-    for i in range(B):
-        p = AdaptivePipeline(tiny_artifacts, backend="litert", precision=precision, threads=1)
-        ref = [p.step(f if p.needs_frame() else None) for f in streams[i]]
-        assert [(e.action, e.label) for e in got[i]] == [(e.action, e.label) for e in ref]
-        np.testing.assert_array_equal(ms.clip_scores(i), p.clip_scores())
+        pol.run_batch({**{r: v[:4] for r, v in x.items()}, "h": x["h"][:2]}, 4)
+    _check_streams(ms, m, lambda: AdaptivePipeline(tiny_artifacts, backend="litert", precision=precision,
+                                                   threads=1), 0.0)
