@@ -1,4 +1,7 @@
-"""ONNX Runtime backend: execution providers by name (CPU, CUDA, TensorRT), intra-op threads."""
+"""ONNX Runtime backend: execution providers by name (CPU, CUDA, TensorRT), intra-op threads.
+
+An artifact with a dynamic batch dimension (``extra.max_batch``) runs several streams' rows in one
+``run_batch`` call (TensorRT builds, and caches, an engine per row count it meets)."""
 
 from __future__ import annotations
 
@@ -115,8 +118,20 @@ class OnnxRuntimeBackend(AdaptedModel):
             self._outputs.append(t)
         self._out_names = [t.name for t in self._outputs]
         self._build_adapters(options.normalization)
+        # a dynamic batch dimension (the exporter's extra.max_batch): several rows per call
+        dynamic = all(not (isinstance(i.shape[0], int) and i.shape[0] > 0) for i in sess.get_inputs() if i.shape)
+        self.max_batch = int((artifact.extra or {}).get("max_batch") or 1) if dynamic else 1
 
     def run(self, inputs: dict) -> dict:
         feed = self._adapt_inputs(inputs)
+        res = self._sess.run(self._out_names, feed)
+        return {t.role: self._out_adapt[t.role](r) for t, r in zip(self._outputs, res)}
+
+    def _run_rows(self, inputs: dict, n: int) -> dict:
+        feed = self._adapt_inputs(inputs)   # the adapters keep the rows
+        for name, x in feed.items():
+            if x.shape[0] != n:
+                raise ValueError(f"onnxruntime {self._artifact_id}: input {name!r} has {x.shape[0]} rows, "
+                                 f"expected {n}")
         res = self._sess.run(self._out_names, feed)
         return {t.role: self._out_adapt[t.role](r) for t, r in zip(self._outputs, res)}

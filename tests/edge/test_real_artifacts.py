@@ -166,24 +166,28 @@ def test_torch_batches_and_streams_match_one_stream(tiny_artifacts):
                    1e-5)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
-def test_litert_batches_equal_rows_and_streams_equal_one_stream(tiny_artifacts, precision):
-    """LiteRT run_batch (one interpreter per row count) gives each row's batch-1 output exactly, more
-    rows than max_batch are split, and B streams through MultiStreamPipeline equal one-stream ones."""
+@pytest.mark.parametrize("backend,precision,tol", [("litert", "fp32", 0.0), ("litert", "fp16", 0.0),
+                                                   ("litert", "int8", 0.0), ("onnxruntime", "fp32", 1e-5)])
+def test_batches_equal_rows_and_streams_equal_one_stream(tiny_artifacts, backend, precision, tol):
+    """LiteRT (one interpreter per row count, bit-exact) and ONNX Runtime (a dynamic batch) run_batch
+    give each row's batch-1 output, more rows than max_batch are split, and B streams through
+    MultiStreamPipeline equal one-stream pipelines."""
     from edge_runtime.multistream import MultiStreamPipeline
     m = load_manifest(tiny_artifacts)
-    if "litert" not in m.backends() or "litert" not in installed_backends() \
-            or precision not in m.precisions("litert"):
-        pytest.skip(f"no litert/{precision} here")
-    ms = MultiStreamPipeline(tiny_artifacts, streams=3, backend="litert", precision=precision, threads=1)
+    if backend not in m.backends() or backend not in installed_backends() \
+            or precision not in m.precisions(backend):
+        pytest.skip(f"no {backend}/{precision} here")
+    ms = MultiStreamPipeline(tiny_artifacts, streams=3, backend=backend, precision=precision, threads=1)
     pol = ms.pipe.policy
+    assert pol.max_batch > 1
     x = _rows(m, 5, 1)
-    _check_rows(pol, x, 5, 0.0)
+    _check_rows(pol, x, 5, tol)
     pol.max_batch = 2                                  # 5 rows -> calls of 2, 2 and 1
-    _check_rows(pol, x, 5, 0.0)
-    assert sorted(pol._batch) == [2, 5]                # one interpreter per row count used
+    _check_rows(pol, x, 5, tol)
+    if backend == "litert":
+        assert sorted(pol._batch) == [2, 5]            # one interpreter per row count used
     pol.max_batch = 16
     with pytest.raises(ValueError, match="'h' has 2 rows, expected 4"):
         pol.run_batch({**{r: v[:4] for r, v in x.items()}, "h": x["h"][:2]}, 4)
-    _check_streams(ms, m, lambda: AdaptivePipeline(tiny_artifacts, backend="litert", precision=precision,
-                                                   threads=1), 0.0)
+    _check_streams(ms, m, lambda: AdaptivePipeline(tiny_artifacts, backend=backend, precision=precision,
+                                                   threads=1), tol)
