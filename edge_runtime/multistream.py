@@ -13,8 +13,8 @@ Per stream everything is :class:`edge_runtime.pipeline.AdaptivePipeline`'s: its 
 fallback, so stream i's events equal a one-stream pipeline's on the same frames (up to the
 engines' batched arithmetic). A stream inside a skip takes no frame (``needs_frame(i)`` is
 False). A tick's ``ms`` (resize, policy, backbone, step) is the whole tick's, shared by its
-streams. The torch (pt2, dynamic batch) and LiteRT (one interpreter per row count) backends run
-a batch in one call; ONNX Runtime and ExecuTorch run the rows one by one: correct, not faster.
+streams. The torch and ONNX Runtime (dynamic batch) and LiteRT (one interpreter per row count)
+backends run a batch in one call; ExecuTorch runs the rows one by one: correct, not faster.
 No budget control here: a budget steers one stream's fps.
 """
 
