@@ -141,7 +141,7 @@ class TorchBackend(AdaptedModel):
         feed = self._batch_feed(inputs, n)
         with torch.inference_mode():
             if self._use_graphs:
-                rows = min(self.max_batch, 1 << (n - 1).bit_length())
+                rows = graph_bucket(n, self.max_batch)
                 if rows not in self._batch_graphs:
                     bufs = [torch.zeros((rows,) + tuple(t.shape[1:]), dtype=_torch_dtype(torch, t.dtype),
                                         device=self.device) for t in self._inputs]
@@ -161,6 +161,13 @@ class TorchBackend(AdaptedModel):
                     arr = arr.float()
                 res[t.role] = self._out_adapt[t.role](arr.numpy())
         return res
+
+
+def graph_bucket(n: int, max_batch: int) -> int:
+    """Rows of the CUDA graph that serves n rows: the next power of two, at most ``max_batch``."""
+    if not 1 <= n <= max_batch:
+        raise ValueError(f"{n} rows: a graph bucket holds 1 to {max_batch}")
+    return min(max_batch, 1 << (n - 1).bit_length())
 
 
 def _torch_dtype(torch, dt: np.dtype):

@@ -224,6 +224,14 @@ def test_torch_engine_cuda_graphs(torch_engine_models):
     assert pol.cuda_graph
 
 
+def test_cuda_graph_buckets():
+    from edge_runtime.backends.torch_backend import graph_bucket
+    assert [graph_bucket(n, 256) for n in (1, 2, 3, 4, 5, 8, 9, 200, 256)] == [1, 2, 4, 4, 8, 8, 16, 256, 256]
+    assert graph_bucket(5, 6) == 6
+    with pytest.raises(ValueError, match="7 rows: a graph bucket holds 1 to 6"):
+        graph_bucket(7, 6)
+
+
 def test_executorch_engine(torch_engine_models):
     _check_engine(torch_engine_models, "executorch", "fp32", 1e-4, threads=1)
 

@@ -166,6 +166,23 @@ def test_torch_batches_and_streams_match_one_stream(tiny_artifacts):
                    1e-5)
 
 
+def test_torch_cuda_graph_buckets_equal_rows(tiny_artifacts):
+    """On CUDA, run_batch replays one captured graph per bucket (3 rows -> the 4-row graph, padded)."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from edge_runtime.multistream import MultiStreamPipeline
+    m = load_manifest(tiny_artifacts)
+    ms = MultiStreamPipeline(tiny_artifacts, streams=4, backend="torch", device="cuda")
+    ms.warm()
+    pol = ms.pipe.policy
+    assert sorted(pol._batch_graphs) == [1, 2, 4]
+    for n in (1, 3, 4):
+        _check_rows(pol, _rows(m, n, n), n, 1e-4)
+    _check_streams(MultiStreamPipeline(tiny_artifacts, streams=3, backend="torch", device="cuda"), m,
+                   lambda: AdaptivePipeline(tiny_artifacts, backend="torch", device="cuda"), 1e-4)
+
+
 @pytest.mark.parametrize("backend,precision,tol", [("litert", "fp32", 0.0), ("litert", "fp16", 0.0),
                                                    ("litert", "int8", 0.0), ("onnxruntime", "fp32", 1e-5)])
 def test_batches_equal_rows_and_streams_equal_one_stream(tiny_artifacts, backend, precision, tol):
