@@ -16,7 +16,8 @@ precision, source) print one message on stderr and exit with status 2.
 Several ``--source`` (``--source cam0 --source rtsp://… --source clip.mp4``) run as streams of one
 batched ``edge_runtime.multistream.MultiStreamPipeline`` (headless: each JSON line carries its
 ``stream``; the summary has one entry per stream and the per-tick latency). A stream whose source
-ends drops out; the run ends with the last one.
+ends, or fails for good (a camera gone after its reconnect attempts), drops out with a message on
+stderr and an ``error`` in its summary; the run ends with the last one.
 """
 
 from __future__ import annotations
@@ -356,17 +357,23 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                              window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                              backends=base.models)
     srcs = []
+    lat = LatencyStats()
+    errors: dict[int, str] = {}   # stream -> why its source stopped for good
+    reported: set[int] = set()
+    per = [{"steps": 0, "gmacs": 0.0, "actions": {}, "label": None} for _ in uris]
+    out = sys.stdout
+    t_start = time.perf_counter()
     try:
-        for u in uris:
+        for u in uris:   # every source must open: a bad URI is a usage error before anything runs
             srcs.append(open_source(u, base.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
                                     decode_threads=args.decode_threads))
         gens = {i: s.frames(lambda i=i: ms.needs_frame(i)) for i, s in enumerate(srcs)}
-        lat = LatencyStats()
-        per = [{"steps": 0, "gmacs": 0.0, "actions": {}, "label": None} for _ in uris]
-        out = sys.stdout
-        t_start = time.perf_counter()
         while gens and (args.max_steps is None or ms.steps < args.max_steps):
-            tick = next_tick(gens)
+            tick = next_tick(gens, errors)
+            for i in errors.keys() - reported:
+                print(f"{PROG}: stream {i} ({uris[i]}) stopped: {errors[i]}; the other streams go on",
+                      file=sys.stderr)
+                reported.add(i)
             if not tick:
                 break
             for sf in tick.values():
@@ -394,6 +401,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     for i, (u, d) in enumerate(zip(uris, per)):
         g = d["gmacs"] / d["steps"] if d["steps"] else 0.0
         streams.append({"stream": i, "source": u, "steps": d["steps"], "last_label": d["label"],
+                        "error": errors.get(i),
                         "actions": {k: v for k, v in d["actions"].items() if v},
                         "gmacs_per_frame": g, "gmacs_ratio": g / uni if uni > 0 else None})
     steps = sum(d["steps"] for d in per)

@@ -30,14 +30,24 @@ from edge_runtime.pipeline import (AdaptivePipeline, StepEvent, StreamingControl
 from edge_runtime.preprocess import SquareViews, center_square
 
 
-def next_tick(gens: dict) -> dict:
+def next_tick(gens: dict, errors: dict | None = None) -> dict:
     """One sampled frame from each stream's ``source.frames(...)`` generator: {stream: SampledFrame}.
-    A stream whose source has ended is removed from ``gens``; {} once every one has."""
+    A stream whose source has ended is removed from ``gens``; {} once every one has.
+
+    errors: when given, a stream whose source fails for good (``SourceError``: a camera gone after
+    its reconnect attempts, a broken stream) is removed too and ``errors[stream]`` holds the
+    message, so the other streams go on; without it the error propagates."""
+    from edge_runtime.sources import SourceError
     got = {}
     for i in list(gens):
         try:
             got[i] = next(gens[i])
         except StopIteration:
+            del gens[i]
+        except SourceError as e:
+            if errors is None:
+                raise
+            errors[i] = str(e)
             del gens[i]
     return got
 

@@ -218,3 +218,40 @@ def test_several_sources_need_headless_and_no_budget(capsys, fake_model_dir):
     rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two[:2],
                           "--source", "/nonexistent/clip.mp4", "--headless", "--no-power")
     assert rc == 2 and "/nonexistent/clip.mp4" in err and "Traceback" not in err
+
+
+def test_a_stream_whose_camera_goes_for_good_drops_out(capsys, fake_model_dir, monkeypatch):
+    """Two sources, the second fails after 5 sampled frames (a camera gone after its reconnect
+    attempts): the first runs on, stderr says which stream stopped and why, the summary holds it."""
+    from edge_runtime import sources
+
+    real_open = sources.open_source
+
+    class Dying:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def frames(self, need=None):
+            for k, sf in enumerate(self.inner.frames(need)):
+                if k == 5:
+                    raise sources.SourceError("/dev/video7: camera disconnected; 5 reconnect attempts failed")
+                yield sf
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    def fake_open(uri, *a, **k):
+        src = real_open(uri, *a, **k)
+        return Dying(src) if "noise" in uri else src
+
+    monkeypatch.setattr(sources, "open_source", fake_open)
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source",
+                            "synthetic://bars?frames=300", "--source", "synthetic://noise?frames=300",
+                            "--headless", "--no-power", "--max-steps", 20)
+    assert rc == 0, err
+    recs = json_lines(out)
+    events, summary = recs[:-1], recs[-1]["summary"]
+    assert sum(e["stream"] == 0 for e in events) == 20 and sum(e["stream"] == 1 for e in events) == 5
+    assert "stream 1 (synthetic://noise?frames=300) stopped: /dev/video7: camera disconnected" in err
+    assert [s["error"] for s in summary["streams"]] == \
+        [None, "/dev/video7: camera disconnected; 5 reconnect attempts failed"]

@@ -96,3 +96,22 @@ def test_bad_use_names_the_stream():
         MultiStreamPipeline(m, streams=2, backend="fake", target_fps=10)
     with pytest.raises(ValueError, match="frames must be uint8"):
         ms.step({0: np.zeros((40, 40, 3), np.float32)})
+
+
+def test_next_tick_drops_ended_and_failed_sources():
+    from edge_runtime.multistream import next_tick
+    from edge_runtime.sources import SourceError
+
+    def gen(n, fail=False):
+        yield from range(n)
+        if fail:
+            raise SourceError("rtsp://cam: stream lost")
+
+    gens = {0: gen(3), 1: gen(1, fail=True), 2: gen(2)}
+    errors: dict = {}
+    ticks = [next_tick(gens, errors) for _ in range(4)]
+    assert ticks == [{0: 0, 1: 0, 2: 0}, {0: 1, 2: 1}, {0: 2}, {}]
+    assert errors == {1: "rtsp://cam: stream lost"} and gens == {}
+    with pytest.raises(SourceError, match="stream lost"):   # without errors= it propagates
+        g = {0: gen(0, fail=True)}
+        next_tick(g)
