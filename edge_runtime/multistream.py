@@ -59,7 +59,7 @@ class MultiStreamPipeline:
     The other arguments are :class:`AdaptivePipeline`'s (engines load once, sha256 checked);
     ``mode`` is ``adaptive`` | ``uniform`` | ``smallest`` as there."""
 
-    def __init__(self, manifest: Any, streams: int, backend: str = "torch", precision: str = "fp32", *,
+    def __init__(self, manifest: Any, streams: int, backend: str = "litert", precision: str = "fp32", *,
                  mode: str = "adaptive", window: int | None = None, top_k: int = 3, margin: float = 0.1,
                  hold: int = 2, **engine_kw: Any) -> None:
         if int(streams) < 1:

@@ -16,7 +16,7 @@ from edge_runtime.sources import open_source  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument("model", nargs="?", help="model folder with manifest.json")
 ap.add_argument("sources", nargs="*", default=["synthetic://bars?frames=200", "synthetic://noise?frames=120"])
-ap.add_argument("--backend", default="torch", help="litert, onnxruntime and torch batch the streams")
+ap.add_argument("--backend", default="litert", help="litert, onnxruntime and torch batch the streams")
 ap.add_argument("--fake", action="store_true", help="run the fake backend on a fake manifest")
 args = ap.parse_args()
 
