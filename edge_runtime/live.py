@@ -14,8 +14,9 @@ baseline, measured ms per GMAC per network and energy where the device reports p
 precision, source) print one message on stderr and exit with status 2.
 
 Several ``--source`` (``--source cam0 --source rtsp://… --source clip.mp4``) run as streams of one
-batched ``edge_runtime.multistream.MultiStreamPipeline`` (headless: each JSON line carries its
-``stream``; the summary has one entry per stream and the per-tick latency). A stream whose source
+batched ``edge_runtime.multistream.MultiStreamPipeline``: the window (and ``--record``) shows a
+grid with one overlaid cell per stream; headless, each JSON line carries its ``stream``; the
+summary has one entry per stream and the per-tick latency. A stream whose source
 ends, or fails for good (a camera gone after its reconnect attempts), drops out with a message on
 stderr and an ``error`` in its summary; the run ends with the last one.
 """
@@ -340,12 +341,10 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     from edge_runtime.multistream import MultiStreamPipeline, next_tick
     from edge_runtime.sources import open_source
     from edge_runtime.telemetry import LatencyStats
-    bad = [f"--{k.replace('_', '-')}" for k in ("record", "target_fps", "target_mw") if getattr(args, k)]
-    if not args.headless:
-        bad.append("a window (add --headless)")
+    bad = [f"--{k.replace('_', '-')}" for k in ("target_fps", "target_mw") if getattr(args, k)]
     if bad:
-        raise UsageError(f"{len(uris)} --source given: several streams run headless, without "
-                         f"{', '.join(bad)}; one stream supports those")
+        raise UsageError(f"{len(uris)} --source given: a budget ({', '.join(bad)}) steers one stream; "
+                         f"run one --source with it")
     for k in ("max_steps", "window", "decode_threads"):
         v = getattr(args, k)
         if v is not None and v < (0 if k != "window" else 1):
@@ -356,6 +355,15 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     ms = MultiStreamPipeline(base.manifest, len(uris), backend=base.backend_name, precision=base.precision,
                              window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                              backends=base.models)
+    headless = args.headless
+    if not headless and not _gui_available():
+        print(f"{PROG}: this OpenCV has no GUI (opencv-python-headless); running --headless", file=sys.stderr)
+        headless = True
+    draw = not headless or bool(args.record)
+    last_rgb: dict[int, Any] = {}
+    last_ev: dict[int, Any] = {}
+    writer = None
+    window_name = f"AR-Net Edge - {base.manifest.name} - {len(uris)} streams"
     srcs = []
     lat = LatencyStats()
     errors: dict[int, str] = {}   # stream -> why its source stopped for good
@@ -388,13 +396,38 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                 d["gmacs"] += e.gmacs
                 d["actions"][e.action_name] = d["actions"].get(e.action_name, 0) + (e.kind != "skipped")
                 d["label"] = e.label
-                out.write(json.dumps({"stream": i, **e.to_dict()}) + "\n")
-            out.flush()
+                if headless:
+                    out.write(json.dumps({"stream": i, **e.to_dict()}) + "\n")
+                if draw:
+                    last_ev[i] = e
+                    if tick[i].frame is not None:
+                        last_rgb[i] = tick[i].frame
+            if headless:
+                out.flush()
+            if draw:
+                grid = _grid(uris, last_rgb, last_ev, per, base.manifest.uniform_cost)
+                if args.record:
+                    if writer is None:
+                        writer = _open_writer(args.record, grid.shape, 1.0 / base.seconds_per_step)
+                    writer.write(grid)
+                if not headless:
+                    import cv2
+                    cv2.imshow(window_name, grid)
+                    if (cv2.waitKey(1) & 0xFF) in (ord("q"), 27):
+                        break
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
     finally:
         for s in srcs:
             s.close()
+        if writer is not None:
+            writer.release()
+        if not headless:
+            import cv2
+            try:
+                cv2.destroyAllWindows()
+            except cv2.error:
+                pass
     wall = time.perf_counter() - t_start
     uni = base.manifest.uniform_cost
     streams = []
@@ -405,12 +438,13 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                         "actions": {k: v for k, v in d["actions"].items() if v},
                         "gmacs_per_frame": g, "gmacs_ratio": g / uni if uni > 0 else None})
     steps = sum(d["steps"] for d in per)
-    summary = {"model": base.manifest.name, "backend": base.backend_name, "precision": base.precision,
+    summary = {"record": args.record, "model": base.manifest.name, "backend": base.backend_name, "precision": base.precision,
                "streams": streams, "ticks": ms.steps, "steps": steps, "wall_s": wall,
                "end_to_end_fps": steps / wall if wall > 0 else None, "latency_ms_per_tick": lat.summary(),
                "uniform_gmacs_per_frame": uni, "engines": base.summary().get("engines")}
-    sys.stdout.write(json.dumps({"summary": summary}) + "\n")
-    sys.stdout.flush()
+    if headless:
+        sys.stdout.write(json.dumps({"summary": summary}) + "\n")
+        sys.stdout.flush()
     if not args.quiet:
         print(f"{len(uris)} streams, {ms.steps} ticks, {steps} stream frames in {wall:.2f} s", file=sys.stderr)
         for st in streams:
@@ -420,6 +454,25 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
         from edge_runtime.manifest import atomic_write_text
         atomic_write_text(args.json_out, json.dumps(summary, indent=2) + "\n")
     return 0
+
+
+def _grid(uris: list, last_rgb: dict, last_ev: dict, per: list, uniform: float):
+    """One overlaid cell per stream (its last frame and event), tiled."""
+    import cv2
+
+    from edge_runtime.overlay import draw_overlay, grid_image
+    cells = []
+    for i in range(len(uris)):
+        if i not in last_rgb:
+            cells.append(None)
+            continue
+        img = cv2.cvtColor(cv2.resize(last_rgb[i], (480, 360), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
+        d = per[i]
+        draw_overlay(img, last_ev[i], gmacs_per_frame=d["gmacs"] / d["steps"] if d["steps"] else None,
+                     uniform_gmacs=uniform)
+        cv2.putText(img, f"[{i}] {uris[i]}"[:60], (6, 352), 0, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        cells.append(img)
+    return grid_image(cells)
 
 
 def _open_writer(path: str, shape: tuple, fps: float):

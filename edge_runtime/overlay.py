@@ -72,3 +72,20 @@ def draw_overlay(img_bgr: np.ndarray, ev: Any, *, fps: float | None = None,
         cv2.putText(img_bgr, text, (pad, y), _FONT, base * s, _BLACK, thick + 2, cv2.LINE_AA)
         cv2.putText(img_bgr, text, (pad, y), _FONT, base * s, col, thick, cv2.LINE_AA)
     return img_bgr
+
+
+def grid_image(cells: list, cell_w: int = 480, cell_h: int = 360) -> np.ndarray:
+    """Tile BGR images (None = a black cell) row-major into ceil(sqrt(n)) columns, each resized to
+    cell_w x cell_h: the window / recording of several streams."""
+    import cv2
+    n = max(1, len(cells))
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = -(-n // cols)
+    out = np.zeros((rows * cell_h, cols * cell_w, 3), np.uint8)
+    for k, img in enumerate(cells):
+        if img is None:
+            continue
+        r, c = divmod(k, cols)
+        out[r * cell_h:(r + 1) * cell_h, c * cell_w:(c + 1) * cell_w] = cv2.resize(
+            img, (cell_w, cell_h), interpolation=cv2.INTER_AREA)
+    return out

@@ -208,13 +208,31 @@ def test_several_sources_run_as_batched_streams(capsys, fake_model_dir, tmp_path
     assert [strip(e) for e in by[0]] == [strip(e) for e in one]
 
 
-def test_several_sources_need_headless_and_no_budget(capsys, fake_model_dir):
-    two = ["--source", "synthetic://bars?frames=10", "--source", "synthetic://noise?frames=10"]
-    rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two, "--no-power")
-    assert_clean_error(rc, err, "2 --source given", "a window (add --headless)")
+def test_several_sources_record_a_grid_and_refuse_a_budget(capsys, fake_model_dir, tmp_path):
+    """--record with three sources writes one 2x2 grid frame (480x360 cells) per tick; a budget
+    flag is refused with a message that names it."""
+    import cv2
+    three = ["--source", "synthetic://bars?frames=200", "--source", "synthetic://noise?frames=200",
+             "--source", "synthetic://flat?frames=60"]
+    rec = tmp_path / "grid.mp4"
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *three, "--headless",
+                            "--no-power", "--max-steps", 12, "--record", rec)
+    assert rc == 0, err
+    summary = json_lines(out)[-1]["summary"]
+    assert summary["ticks"] == 12 and summary["record"] == str(rec)
+    cap = cv2.VideoCapture(str(rec))
+    n, shape = 0, None
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        n, shape = n + 1, f.shape
+    cap.release()
+    assert (n, shape) == (12, (720, 960, 3))
+    two = three[:4]
     rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two, "--headless",
                           "--target-fps", 5, "--no-power")
-    assert_clean_error(rc, err, "--target-fps")
+    assert_clean_error(rc, err, "2 --source given", "--target-fps")
     rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two[:2],
                           "--source", "/nonexistent/clip.mp4", "--headless", "--no-power")
     assert rc == 2 and "/nonexistent/clip.mp4" in err and "Traceback" not in err
