@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--source", action="append", default=None,
                     help="camera index, /dev/videoN, csi://N, rtsp://..., GStreamer pipeline, "
                          "video file or synthetic:// (default 0); repeat it for several streams, "
-                         "batched (needs --headless)")
+                         "batched, shown as a grid")
     ap.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
     ap.add_argument("--record", default=None, metavar="OUT.mp4", help="save the annotated stream")
     ap.add_argument("--top-k", type=int, default=3)
@@ -265,22 +265,16 @@ def live(args: argparse.Namespace) -> int:
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
     source = open_source(sources[0], pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
                          decode_threads=args.decode_threads)
-    headless = args.headless
-    if not headless and not _gui_available():
-        print(f"{PROG}: this OpenCV has no GUI (opencv-python-headless); running --headless",
-              file=sys.stderr)
-        headless = True
+    view = Display(args, f"AR-Net Edge - {pipe.manifest.name}", 1.0 / pipe.seconds_per_step)
+    headless = view.headless
     import cv2
 
     from edge_runtime.overlay import draw_overlay
-    writer = None
-    window_name = f"AR-Net Edge - {pipe.manifest.name}"
     last_rgb = None
     out = sys.stdout
     t_start = time.perf_counter()
     t_last = None
     rate = None  # EMA of the steps actually processed per second (wall clock)
-    stop = False
     try:
         for ev_frame in source.frames(pipe.needs_frame):
             if args.max_steps is not None and pipe.steps >= args.max_steps:
@@ -296,33 +290,18 @@ def live(args: argparse.Namespace) -> int:
             if headless:
                 out.write(json.dumps(ev.to_dict()) + "\n")
                 out.flush()
-            if (not headless or args.record) and last_rgb is not None:
+            if view.draws and last_rgb is not None:
                 img = cv2.cvtColor(last_rgb, cv2.COLOR_RGB2BGR)
                 gpf = pipe.gmacs_total / pipe.steps if pipe.steps else None
                 draw_overlay(img, ev, fps=rate, capacity_fps=pipe.measured_fps, gmacs_per_frame=gpf,
                              uniform_gmacs=pipe.manifest.uniform_cost)
-                if args.record:
-                    if writer is None:
-                        writer = _open_writer(args.record, img.shape, 1.0 / pipe.seconds_per_step)
-                    writer.write(img)
-                if not headless:
-                    cv2.imshow(window_name, img)
-                    key = cv2.waitKey(1) & 0xFF
-                    if key in (ord("q"), 27):
-                        stop = True
-            if stop:
-                break
+                if view.show(img):
+                    break
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
     finally:
         source.close()
-        if writer is not None:
-            writer.release()
-        if not headless:
-            try:
-                cv2.destroyAllWindows()
-            except cv2.error:
-                pass
+        view.close()
     wall = time.perf_counter() - t_start
     s = summarize(pipe, source, wall, {"record": args.record})
     if headless:
@@ -355,15 +334,10 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     ms = MultiStreamPipeline(base.manifest, len(uris), backend=base.backend_name, precision=base.precision,
                              window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                              backends=base.models)
-    headless = args.headless
-    if not headless and not _gui_available():
-        print(f"{PROG}: this OpenCV has no GUI (opencv-python-headless); running --headless", file=sys.stderr)
-        headless = True
-    draw = not headless or bool(args.record)
+    view = Display(args, f"AR-Net Edge - {base.manifest.name} - {len(uris)} streams", 1.0 / base.seconds_per_step)
+    headless, draw = view.headless, view.draws
     last_rgb: dict[int, Any] = {}
     last_ev: dict[int, Any] = {}
-    writer = None
-    window_name = f"AR-Net Edge - {base.manifest.name} - {len(uris)} streams"
     srcs = []
     lat = LatencyStats()
     errors: dict[int, str] = {}   # stream -> why its source stopped for good
@@ -404,30 +378,14 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                         last_rgb[i] = tick[i].frame
             if headless:
                 out.flush()
-            if draw:
-                grid = _grid(uris, last_rgb, last_ev, per, base.manifest.uniform_cost)
-                if args.record:
-                    if writer is None:
-                        writer = _open_writer(args.record, grid.shape, 1.0 / base.seconds_per_step)
-                    writer.write(grid)
-                if not headless:
-                    import cv2
-                    cv2.imshow(window_name, grid)
-                    if (cv2.waitKey(1) & 0xFF) in (ord("q"), 27):
-                        break
+            if draw and view.show(_grid(uris, last_rgb, last_ev, per, base.manifest.uniform_cost)):
+                break
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
     finally:
         for s in srcs:
             s.close()
-        if writer is not None:
-            writer.release()
-        if not headless:
-            import cv2
-            try:
-                cv2.destroyAllWindows()
-            except cv2.error:
-                pass
+        view.close()
     wall = time.perf_counter() - t_start
     uni = base.manifest.uniform_cost
     streams = []
@@ -473,6 +431,42 @@ def _grid(uris: list, last_rgb: dict, last_ev: dict, per: list, uniform: float):
         cv2.putText(img, f"[{i}] {uris[i]}"[:60], (6, 352), 0, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
         cells.append(img)
     return grid_image(cells)
+
+
+class Display:
+    """The window (``q``/Esc quits) and the ``--record`` file of a run; headless without a GUI."""
+
+    def __init__(self, args: argparse.Namespace, title: str, fps: float) -> None:
+        self.headless = bool(args.headless)
+        if not self.headless and not _gui_available():
+            print(f"{PROG}: this OpenCV has no GUI (opencv-python-headless); running --headless",
+                  file=sys.stderr)
+            self.headless = True
+        self.record, self.title, self.fps = args.record, title, fps
+        self.draws = not self.headless or bool(self.record)   # whether images are wanted
+        self._writer = None
+
+    def show(self, img_bgr) -> bool:
+        """Record and/or display one image; True when the user asked to quit."""
+        import cv2
+        if self.record:
+            if self._writer is None:
+                self._writer = _open_writer(self.record, img_bgr.shape, self.fps)
+            self._writer.write(img_bgr)
+        if not self.headless:
+            cv2.imshow(self.title, img_bgr)
+            return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
+        return False
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        if not self.headless:
+            import cv2
+            try:
+                cv2.destroyAllWindows()
+            except cv2.error:
+                pass
 
 
 def _open_writer(path: str, shape: tuple, fps: float):
