@@ -62,3 +62,34 @@ def test_soak_10000_steps_flat_memory():
     assert cur - mid < 16 * 1024
     if rss0 and rss1:
         assert rss1 - rss0 < 16 * 1024        # < 16 MB RSS (allocator noise) over 4 500 steps
+
+
+def test_multistream_soak_flat_memory():
+    """3 batched streams for 3 000 ticks (9 000 stream frames): nothing grows with the run."""
+    from edge_runtime.multistream import MultiStreamPipeline, next_tick
+    m = fake_manifest(num_classes=20, hidden=64, frames_per_clip=16)
+    ms = MultiStreamPipeline(m, 3, backend="fake", seed=5)
+    sps = m.sampling["seconds_per_step"]
+    srcs = [open_source(f"synthetic://{p}?size=160x120&fps=4", sps) for p in ("bars", "noise", "flat")]
+    gens = {i: s.frames(lambda i=i: ms.needs_frame(i)) for i, s in enumerate(srcs)}
+
+    def ticks(n):
+        for _ in range(n):
+            ms.step({i: sf.frame for i, sf in next_tick(gens).items()})
+
+    ticks(500)
+    tracemalloc.start()
+    ticks(500)
+    gc.collect()
+    base = tracemalloc.take_snapshot()
+    ticks(1_000)
+    mid = tracemalloc.get_traced_memory()[0]
+    ticks(1_000)
+    gc.collect()
+    cur = tracemalloc.get_traced_memory()[0]
+    growth = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(base, "filename"))
+    tracemalloc.stop()
+    print(f"multistream soak: 3000 ticks, traced growth {growth / 1024:.1f} KiB, {mid / 1024:.0f} -> "
+          f"{cur / 1024:.0f} KiB")
+    assert ms.steps == 3_000 and list(ms.t_index) == [3_000] * 3
+    assert growth < 32 * 1024 and cur - mid < 16 * 1024
