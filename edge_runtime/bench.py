@@ -115,6 +115,26 @@ class MethodStats:
         self.actions: dict[str, int] = {}
         self.stage_ms: dict[str, float] = {}   # stage -> summed ms over every step
 
+    def add_tick(self, ms: dict, events: Any, decode_ms: Any, adaptive: bool) -> None:
+        """One timed step (one stream) or tick (several streams): its ms, its events' GMACs and
+        actions, the decode times of the frames it read."""
+        self.step_ms.append(ms["step"])
+        for k, v in ms.items():
+            if k != "decode":
+                self.stage_ms[k] = self.stage_ms.get(k, 0.0) + v
+        self.decode_ms.extend(d for d in decode_ms if d is not None)
+        for e in events:
+            self.gmacs += e.gmacs
+            if adaptive:
+                key = e.action_name if e.kind != "skipped" else "skipped"
+                self.actions[key] = self.actions.get(key, 0) + 1
+
+    def add_clip(self, scores: Any, label: int | None) -> None:
+        self.clips += 1
+        if label is not None and scores is not None:
+            self.labelled += 1
+            self.correct += int(int(np.argmax(scores)) == label)
+
     def totals(self) -> tuple[int, float, float]:
         """(steps, summed step ms, summed GMACs) after the clips run so far."""
         return self.steps, sum(self.step_ms), self.gmacs
@@ -164,26 +184,13 @@ def run_clip(pipe: Any, path: Path, label: int | None, st: MethodStats, sampling
             if max_steps is not None and n >= max_steps:
                 break
             ev = pipe.step(sf.frame, t=sf.t, decode_ms=sf.decode_ms)
-            st.step_ms.append(ev.ms["step"])
-            for k, v in ev.ms.items():
-                if k != "decode":
-                    st.stage_ms[k] = st.stage_ms.get(k, 0.0) + v
-            if sf.decode_ms is not None:
-                st.decode_ms.append(sf.decode_ms)
-            st.gmacs += ev.gmacs
-            if pipe.mode == "adaptive":
-                st.actions[ev.action_name if ev.kind != "skipped" else "skipped"] = \
-                    st.actions.get(ev.action_name if ev.kind != "skipped" else "skipped", 0) + 1
+            st.add_tick(ev.ms, (ev,), (sf.decode_ms,), pipe.mode == "adaptive")
             n += 1
     finally:
         src.close()
     st.wall_s += time.perf_counter() - t0
     st.steps += n
-    st.clips += 1
-    scores = pipe.clip_scores()
-    if label is not None and scores is not None:
-        st.labelled += 1
-        st.correct += int(int(np.argmax(scores)) == label)
+    st.add_clip(pipe.clip_scores(), label)
 
 
 def run_group(ms: Any, group: list, st: MethodStats, sampling: str, max_steps: int | None,
@@ -202,16 +209,8 @@ def run_group(ms: Any, group: list, st: MethodStats, sampling: str, max_steps: i
             if not tick:
                 break
             evs = ms.step({i: sf.frame for i, sf in tick.items()})
-            ms_tick = next(iter(evs.values())).ms
-            st.step_ms.append(ms_tick["step"])
-            for k, v in ms_tick.items():
-                st.stage_ms[k] = st.stage_ms.get(k, 0.0) + v
-            st.decode_ms.extend(sf.decode_ms for sf in tick.values() if sf.decode_ms is not None)
-            for e in evs.values():
-                st.gmacs += e.gmacs
-                if ms.mode == "adaptive":
-                    key = e.action_name if e.kind != "skipped" else "skipped"
-                    st.actions[key] = st.actions.get(key, 0) + 1
+            st.add_tick(next(iter(evs.values())).ms, evs.values(), (sf.decode_ms for sf in tick.values()),
+                        ms.mode == "adaptive")
             st.steps += len(evs)
             n += 1
     finally:
@@ -219,13 +218,8 @@ def run_group(ms: Any, group: list, st: MethodStats, sampling: str, max_steps: i
             src.close()
     st.wall_s += time.perf_counter() - t0
     for i, (_, label, counted) in enumerate(group):
-        if not counted:
-            continue
-        st.clips += 1
-        scores = ms.clip_scores(i)
-        if label is not None and scores is not None:
-            st.labelled += 1
-            st.correct += int(int(np.argmax(scores)) == label)
+        if counted:
+            st.add_clip(ms.clip_scores(i), label)
 
 
 def groups_of(videos: list, B: int) -> list[list]:

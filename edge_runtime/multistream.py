@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from edge_runtime.pipeline import (AdaptivePipeline, StepEvent, StreamingController, ensure_rgb_uint8,
-                                   sigmoid64, softmax64)
+                                   scores_with_fallback)
 from edge_runtime.preprocess import SquareViews, center_square
 
 
@@ -108,11 +108,9 @@ class MultiStreamPipeline:
 
     def clip_scores(self, i: int) -> np.ndarray | None:
         """Stream ``i``'s window scores, with the low-head fallback (as ``AdaptivePipeline``)."""
-        s = self.ctrls[self._check(i)].current_scores()
-        if s is not None or self._low_n[i] == 0:
-            return s
-        m = self._low_acc[i] / self._low_n[i]
-        return sigmoid64(m) if self.manifest.multi_label else softmax64(m)
+        i = self._check(i)
+        return scores_with_fallback(self.ctrls[i], self._low_acc[i], int(self._low_n[i]),
+                                    self.manifest.multi_label)
 
     def warm(self) -> None:
         """Call every engine once at every row count a tick can give it (1, 2, 4, … and B): a

@@ -70,6 +70,16 @@ def top_k_of(scores: np.ndarray, k: int) -> list:
     return [(int(i), float(scores[i])) for i in order]
 
 
+def scores_with_fallback(ctrl: "StreamingController", low_acc: Any, low_n: int, multi_label: bool):
+    """The window's scores; when no frame was processed since ``clear()`` (STREAMING.md), the mean
+    of the low head's logits summed in ``low_acc`` over ``low_n`` decision steps; None without."""
+    s = ctrl.current_scores()
+    if s is not None or low_n == 0:
+        return s
+    m = low_acc / low_n
+    return sigmoid64(m) if multi_label else softmax64(m)
+
+
 class StreamingController:
     """The normative streaming rules (docs/STREAMING.md) on model outputs; no model calls.
 
@@ -579,11 +589,7 @@ class AdaptivePipeline:
     def clip_scores(self) -> np.ndarray | None:
         """Scores of the current window, with STREAMING.md's fallback when no frame was
         processed since ``clear()``: the mean of the low head's logits over the decision steps."""
-        s = self.ctrl.current_scores()
-        if s is not None or self._low_n == 0:
-            return s
-        mlog = self._low_acc / self._low_n
-        return sigmoid64(mlog) if self.manifest.multi_label else softmax64(mlog)
+        return scores_with_fallback(self.ctrl, self._low_acc, self._low_n, self.manifest.multi_label)
 
     def predict_clip(self, frames: Iterable[Any], lam: float | None = None
                      ) -> tuple[np.ndarray | None, list[StepEvent]]:
