@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "runs beside the engines and takes their cores; 0 = FFmpeg's default)")
     ap.add_argument("--streams", type=int, default=1, metavar="B",
                     help="run B videos at once, batched (edge_runtime.multistream; default 1)")
+    ap.add_argument("--resize-workers", type=int, default=None, metavar="N",
+                    help="with --streams: threads that resize a tick's frames (default: 1 below 4 "
+                         "cores, else half the cores, at most 8)")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most N videos")
     ap.add_argument("--max-steps", type=int, default=None, help="at most N sampled frames per clip")
     ap.add_argument("--warmup", type=int, default=3,
@@ -257,7 +260,7 @@ def bench(args: argparse.Namespace) -> int:
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise UsageError(f"--methods: unknown {bad}; valid choices: {', '.join(METHODS)}")
-    for k in ("max_clips", "max_steps", "repeat", "streams"):
+    for k in ("max_clips", "max_steps", "repeat", "streams", "resize_workers"):
         v = getattr(args, k)
         if v is not None and v < 1:
             raise UsageError(f"--{k.replace('_', '-')} must be >= 1, got {v}")
@@ -282,7 +285,8 @@ def bench(args: argparse.Namespace) -> int:
     if B > 1:
         from edge_runtime.multistream import MultiStreamPipeline
         pipes = {m: MultiStreamPipeline(man, B, backend=base.backend_name, precision=base.precision,
-                                        window=BIG_WINDOW, mode=m, backends=base.models) for m in methods}
+                                        window=BIG_WINDOW, mode=m, backends=base.models,
+                                        resize_workers=args.resize_workers) for m in methods}
         units = groups_of(videos, B)
         for m in methods:
             pipes[m].warm()
@@ -313,6 +317,7 @@ def bench(args: argparse.Namespace) -> int:
         "threads": args.threads, "policy_threads": getattr(args, "policy_threads", None),
         "sampling": args.sampling, "decode_threads": dec, "videos": len(videos), "repeat": args.repeat,
         "streams": B,
+        "resize_workers": pipes["adaptive"].resizer.workers if B > 1 else None,
         "labelled_videos": sum(1 for _, lab in videos if lab is not None),
         "gmacs_unit": "GMACs (multiply-accumulates)", "uniform_gmacs_per_frame_manifest": uni,
         "methods": res,

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--decode-threads", type=int, default=None, metavar="N",
                     help="FFmpeg decoder threads for files and network streams (default: FFmpeg's "
                          "own; 1 leaves the cores to the inference engine)")
+    ap.add_argument("--resize-workers", type=int, default=None, metavar="N",
+                    help="several --source: threads that resize a tick's frames (default: 1 below "
+                         "4 cores, else half the cores, at most 8)")
     ap.add_argument("--no-power", action="store_true", help="do not read power/battery sensors")
     ap.add_argument("--quiet", action="store_true", help="no summary table on stderr")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -240,6 +243,9 @@ def live(args: argparse.Namespace) -> int:
     sources = args.source or ["0"]
     if len(sources) > 1:
         return live_streams(args, sources)
+    if args.resize_workers is not None:
+        raise UsageError("--resize-workers resizes several streams' frames in parallel; it needs "
+                         "two or more --source")
     if args.max_steps is not None and args.max_steps < 0:
         raise UsageError(f"--max-steps must be >= 0, got {args.max_steps}")
     if args.top_k < 1:
@@ -324,16 +330,17 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     if bad:
         raise UsageError(f"{len(uris)} --source given: a budget ({', '.join(bad)}) steers one stream; "
                          f"run one --source with it")
-    for k in ("max_steps", "window", "decode_threads"):
+    for k in ("max_steps", "window", "decode_threads", "resize_workers"):
         v = getattr(args, k)
-        if v is not None and v < (0 if k != "window" else 1):
-            raise UsageError(f"--{k.replace('_', '-')} must be >= {0 if k != 'window' else 1}, got {v}")
+        lo = 0 if k in ("max_steps", "decode_threads") else 1
+        if v is not None and v < lo:
+            raise UsageError(f"--{k.replace('_', '-')} must be >= {lo}, got {v}")
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     base = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold)
     ms = MultiStreamPipeline(base.manifest, len(uris), backend=base.backend_name, precision=base.precision,
                              window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
-                             backends=base.models)
+                             backends=base.models, resize_workers=args.resize_workers)
     view = Display(args, f"AR-Net Edge - {base.manifest.name} - {len(uris)} streams", 1.0 / base.seconds_per_step)
     headless, draw = view.headless, view.draws
     last_rgb: dict[int, Any] = {}
@@ -386,6 +393,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
         for s in srcs:
             s.close()
         view.close()
+        ms.close()
     wall = time.perf_counter() - t_start
     uni = base.manifest.uniform_cost
     streams = []

@@ -20,8 +20,10 @@ No budget control here: a budget steers one stream's fps.
 
 from __future__ import annotations
 
+import os
 import time
-from typing import Any, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -52,18 +54,72 @@ def next_tick(gens: dict, errors: dict | None = None) -> dict:
     return got
 
 
+class ViewBatcher:
+    """Stacks the streams' views at one size into one uint8 batch, resizing in parallel.
+
+    OpenCV releases the GIL while it resizes, so ``workers`` threads (the caller's included) each
+    fill a contiguous slice of the batch's rows: with many streams, or camera-sized frames, the
+    resizes would otherwise dominate a tick whose networks run on a GPU. Each row is computed
+    exactly as one stream would compute it (bit-identical for any ``workers``). workers=1 runs
+    in the calling thread only."""
+
+    def __init__(self, workers: int = 1) -> None:
+        if int(workers) < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def batch(self, views: Sequence[SquareViews], size: int) -> np.ndarray:
+        n = len(views)
+        out = np.empty((n, size, size, 3), np.uint8)
+
+        def fill(lo: int, hi: int) -> None:
+            for j in range(lo, hi):
+                views[j].get(size, dst=out[j])
+
+        k = min(self.workers, n)
+        if k <= 1:
+            fill(0, n)
+            return out
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="arnet-resize")
+        cut = [n * w // k for w in range(k + 1)]
+        futs = [self._pool.submit(fill, cut[w], cut[w + 1]) for w in range(1, k)]
+        fill(cut[0], cut[1])
+        for f in futs:
+            f.result()
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def default_resize_workers(streams: int, cores: int | None = None) -> int:
+    """Threads that resize a tick's frames: 1 below 4 CPU cores (on 2 cores the engine has them
+    both, and waking a second thread for a 256 px frame's resizes costs more than it saves:
+    docs/RESULTS.md §2c), else half the cores, at most 8 and at most ``streams``."""
+    cores = (os.cpu_count() or 1) if cores is None else int(cores)
+    return 1 if cores < 4 else max(1, min(int(streams), cores // 2, 8))
+
+
 class MultiStreamPipeline:
     """B streams of AR-Net streaming inference sharing one set of (batched) engines.
 
     streams: number of streams B (their indices are 0 … B-1).
     The other arguments are :class:`AdaptivePipeline`'s (engines load once, sha256 checked);
-    ``mode`` is ``adaptive`` | ``uniform`` | ``smallest`` as there."""
+    ``mode`` is ``adaptive`` | ``uniform`` | ``smallest`` as there.
+    resize_workers: threads that resize a tick's frames (:class:`ViewBatcher`; default
+    :func:`default_resize_workers`)."""
 
     def __init__(self, manifest: Any, streams: int, backend: str = "litert", precision: str = "fp32", *,
                  mode: str = "adaptive", window: int | None = None, top_k: int = 3, margin: float = 0.1,
-                 hold: int = 2, **engine_kw: Any) -> None:
+                 hold: int = 2, resize_workers: int | None = None, **engine_kw: Any) -> None:
         if int(streams) < 1:
             raise ValueError(f"streams must be >= 1, got {streams}")
+        if resize_workers is not None and int(resize_workers) < 1:
+            raise ValueError(f"resize_workers must be >= 1, got {resize_workers}")
         for k in ("target_fps", "target_mw", "budget", "power"):
             if engine_kw.get(k) is not None:
                 raise ValueError(f"{k}= is not supported with several streams: budget control and "
@@ -81,6 +137,12 @@ class MultiStreamPipeline:
         self._low_n = np.zeros(self.B, np.int64)
         self.t_index = np.zeros(self.B, np.int64)
         self.steps = 0
+        self.resizer = ViewBatcher(default_resize_workers(self.B) if resize_workers is None
+                                   else int(resize_workers))
+
+    def close(self) -> None:
+        """Stop the resize threads (the pipeline stays usable: they restart on the next tick)."""
+        self.resizer.close()
 
     @property
     def backend_name(self) -> str:
@@ -150,7 +212,7 @@ class MultiStreamPipeline:
             views = [SquareViews(center_square(ensure_rgb_uint8(frames[i])), p.resize) for i in dec]
             if self.mode == "uniform" and self.L > 1:
                 ta = time.perf_counter()
-                big = np.stack([v.get(p.sizes[0]) for v in views])
+                big = self.resizer.batch(views, p.sizes[0])
                 tb = time.perf_counter()
                 out = p.backbones[0].run_batch({"frame": big}, len(dec))
                 ms["resize"] = (tb - ta) * 1000.0
@@ -179,7 +241,7 @@ class MultiStreamPipeline:
         p, m = self.pipe, self.manifest
         n = len(dec)
         ta = time.perf_counter()
-        low = np.stack([v.get(p.sizes[-1]) for v in views])
+        low = self.resizer.batch(views, p.sizes[-1])
         tb = time.perf_counter()
         out = p.policy.run_batch({"frame": low, "h": self.h[dec], "c": self.c[dec]}, n)
         tc = time.perf_counter()
@@ -198,7 +260,7 @@ class MultiStreamPipeline:
         for a in sorted({a for a in acts if a < self.L - 1}):
             rows = [k for k in range(n) if acts[k] == a]
             td = time.perf_counter()
-            big = np.stack([views[k].get(p.sizes[a]) for k in rows])
+            big = self.resizer.batch([views[k] for k in rows], p.sizes[a])
             te = time.perf_counter()
             bout = p.backbones[a].run_batch({"frame": big}, len(rows))
             ms["resize"] += (te - td) * 1000.0

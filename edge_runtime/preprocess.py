@@ -88,8 +88,9 @@ class SquareViews:
         self.method = check_resize_method(method)
         self.levels = [square]
 
-    def get(self, size: int) -> np.ndarray:
-        return resize_image(self.levels[0], size, self.method, levels=self.levels)
+    def get(self, size: int, dst: np.ndarray | None = None) -> np.ndarray:
+        """The size x size view (written into ``dst`` when given, e.g. a row of a batch)."""
+        return resize_image(self.levels[0], size, self.method, dst=dst, levels=self.levels)
 
 
 def resize_square(square: np.ndarray, size: int, method: str = "area") -> np.ndarray:

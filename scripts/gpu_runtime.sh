@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 5's GPU goal in one short run: the torch backend (CUDA graphs) at 1, 8 and 32 streams on
-# one model, adaptive vs uniform side by side (bench.py --streams B). Exports the pt2 artifacts on
+# one model, adaptive vs uniform side by side (bench.py --streams B), and 32 streams once more with
+# one resize thread (the host's share of a tick). Exports the pt2 artifacts on
 # this machine first when the model folder has none (a pt2 file is read by the torch that wrote it).
 #
 #   bash scripts/gpu_runtime.sh [CHECKPOINT] [VIDEOS]
@@ -33,4 +34,11 @@ for B in $STREAMS; do
       --streams "$B" --repeat "$REPEAT" --video "$VIDEOS" \
       --json "$OUTR/gpu_bench_${RUN}_${TAG}_streams${B}.json" || { say "bench at $B streams failed"; rc=1; }
 done
+# the host's share: the same 32 streams with their frames resized on one thread (the default above
+# uses half the cores, at most 8), side by side
+B=32
+say "$B streams on $DEVICE, one resize thread"
+$PY edge_runtime/bench.py --model "$MODEL" --backend torch --precision fp32 --device "$DEVICE" \
+    --streams "$B" --resize-workers 1 --repeat "$REPEAT" --video "$VIDEOS" \
+    --json "$OUTR/gpu_bench_${RUN}_${TAG}_streams${B}_resize1.json" || { say "bench (1 resize thread) failed"; rc=1; }
 exit $rc

@@ -64,6 +64,7 @@ def test_bench_streams_batches_videos_and_matches_one_stream(tmp_path, fake_mode
         res[B] = json.loads(out.read_text())
     one, two = res[1], res[2]
     assert two["streams"] == 2 and "2 streams batched" in stdout
+    assert one["resize_workers"] is None and two["resize_workers"] >= 1
     for m in ("adaptive", "uniform", "smallest"):
         a, b = one["methods"][m], two["methods"][m]
         # group 2 = the third video + the first again (filler, 8, 10 or 12 sampled frames): steps
@@ -92,6 +93,10 @@ def test_bench_bad_inputs(fake_model_dir, tmp_path, capsys):
                      "--methods", "adaptive,random"])
     err = capsys.readouterr().err
     assert rc == 2 and "random" in err
+    rc = bench.main(["--model", str(fake_model_dir), "--backend", "fake", "--video", str(tmp_path),
+                     "--streams", "2", "--resize-workers", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--resize-workers must be >= 1, got 0" in err and "Traceback" not in err
 
 
 def test_bench_runs_as_a_script(fake_model_dir, labelled_videos, tmp_path):

@@ -150,6 +150,12 @@ def test_bad_numbers(capsys, fake_model_dir):
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--decode-threads", -1,
                             "--headless", "--source", "synthetic://")
     assert_clean_error(rc, err, "--decode-threads must be >= 0")
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--resize-workers", 0,
+                            "--headless", "--source", "synthetic://", "--source", "synthetic://")
+    assert_clean_error(rc, err, "--resize-workers must be >= 1, got 0")
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--resize-workers", 2,
+                            "--headless", "--source", "synthetic://")
+    assert_clean_error(rc, err, "--resize-workers", "two or more --source")
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--top-k", 0,
                             "--headless", "--source", "synthetic://")
     assert_clean_error(rc, err, "--top-k")
@@ -206,6 +212,11 @@ def test_several_sources_run_as_batched_streams(capsys, fake_model_dir, tmp_path
     one = json_lines(out1)[:-1]
     strip = lambda e: {k: v for k, v in e.items() if k not in ("ms", "stream")}  # noqa: E731
     assert [strip(e) for e in by[0]] == [strip(e) for e in one]
+    rc, out3, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", src0,
+                             "--source", small_video, "--headless", "--no-power", "--max-steps", 30,
+                             "--resize-workers", 2, "--quiet")   # parallel resizes: the same events
+    assert rc == 0, err
+    assert [strip(e) for e in json_lines(out3)[:-1]] == [strip(e) for e in events]
 
 
 def test_several_sources_record_a_grid_and_refuse_a_budget(capsys, fake_model_dir, tmp_path):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from edge_runtime.backends.fake import fake_manifest
-from edge_runtime.multistream import MultiStreamPipeline
+from edge_runtime.multistream import MultiStreamPipeline, ViewBatcher, default_resize_workers
+from edge_runtime.preprocess import SquareViews, center_square
 from edge_runtime.pipeline import AdaptivePipeline
 
 
@@ -35,12 +36,13 @@ def _same(a, b):
     np.testing.assert_allclose([s for _, s in a.top_k], [s for _, s in b.top_k], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("mode", ["adaptive", "uniform", "smallest"])
-def test_streams_equal_one_stream_pipelines(mode):
+@pytest.mark.parametrize("mode,workers", [("adaptive", 1), ("adaptive", 3), ("uniform", 2), ("smallest", 1)])
+def test_streams_equal_one_stream_pipelines(mode, workers):
     m = fake_manifest()
     B, T = 4, 30
     data = _streams(B, T)
-    ms = MultiStreamPipeline(m, streams=B, backend="fake", mode=mode)
+    ms = MultiStreamPipeline(m, streams=B, backend="fake", mode=mode, resize_workers=workers)
+    assert ms.resizer.workers == workers
     got = {i: [] for i in range(B)}
     for t in range(T):
         evs = ms.step({i: data[i][t] if ms.needs_frame(i) else None for i in range(B)})
@@ -115,3 +117,36 @@ def test_next_tick_drops_ended_and_failed_sources():
     with pytest.raises(SourceError, match="stream lost"):   # without errors= it propagates
         g = {0: gen(0, fail=True)}
         next_tick(g)
+
+
+@pytest.mark.parametrize("method", ["pyramid", "area"])
+def test_view_batcher_rows_equal_one_view_each(method):
+    """Every row of a parallel batch is the stream's own view, bit for bit, whatever the thread
+    count (also more threads than rows); the pyramid's halvings stay shared with a later size."""
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (300 + 17 * k, 410, 3), dtype=np.uint8) for k in range(5)]
+    ref = [[SquareViews(center_square(f), method).get(s) for f in frames] for s in (48, 128)]
+    for workers in (1, 2, 8):
+        vb = ViewBatcher(workers)
+        views = [SquareViews(center_square(f), method) for f in frames]
+        for j, s in enumerate((48, 128)):
+            got = vb.batch(views, s)
+            assert got.shape == (5, s, s, 3) and got.dtype == np.uint8 and got.flags.c_contiguous
+            np.testing.assert_array_equal(got, np.stack(ref[j]))
+        sub = vb.batch([views[k] for k in (4, 1)], 128)
+        np.testing.assert_array_equal(sub, np.stack([ref[1][4], ref[1][1]]))
+        if method == "pyramid":   # 300..368 px squares: 48 and 128 both walk the same halvings
+            assert all(len(v.levels) >= 2 for v in views)
+        vb.close()
+        vb.close()   # twice is fine
+    assert ViewBatcher(3).batch([], 48).shape == (0, 48, 48, 3)
+
+
+def test_resize_workers_rule_and_checks():
+    assert [default_resize_workers(8, c) for c in (1, 2, 3)] == [1, 1, 1]   # the engine has the cores
+    assert [default_resize_workers(B, 16) for B in (1, 4, 32)] == [1, 4, 8]
+    assert default_resize_workers(32, 64) == 8 and default_resize_workers(32, 6) == 3
+    with pytest.raises(ValueError, match="resize_workers must be >= 1, got 0"):
+        MultiStreamPipeline(fake_manifest(), streams=2, backend="fake", resize_workers=0)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        ViewBatcher(0)

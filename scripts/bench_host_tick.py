@@ -1,0 +1,105 @@
+"""The host's share of a multi-stream tick: everything but the networks, adaptive vs uniform.
+
+``python scripts/bench_host_tick.py --model artifacts/edge_fast [--streams 1,8,32]
+[--frame 256x256,1280x720] [--workers 1,0] [--mix res128=0.94,skip1=0.06] [--json PATH]``
+
+On a GPU the networks of a batched tick take a few ms (docs/RESULTS.md §4.2); the host adds the
+per-stream resizes (SquareViews), controllers and events. This runs ``MultiStreamPipeline`` with
+engines that answer instantly (constant outputs; the policy picks actions in the ``--mix``
+shares), so the table is that host work alone, per tick, for each frame size, stream count and
+resize thread count (``--workers``; 0 = the default rule). Only the manifest is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from edge_runtime.manifest import load_manifest  # noqa: E402
+from edge_runtime.multistream import MultiStreamPipeline  # noqa: E402
+from edge_runtime.pipeline import action_names  # noqa: E402
+
+
+def instant(eng, plan: list[int] | None) -> None:
+    """Make ``eng.run_batch`` answer at once; a policy's rows take the actions of ``plan`` in turn."""
+    turn = [0]
+
+    def run_batch(inputs: dict, n: int) -> dict:
+        out = {t.role: np.zeros((n,) + tuple(t.shape[1:]), np.float32) for t in eng._outputs}
+        if plan is not None:
+            for r in range(n):
+                out["action_logits"][r, plan[turn[0] % len(plan)]] = 10.0
+                turn[0] += 1
+        return out
+    eng.run_batch = run_batch
+
+
+def parse_mix(text: str, names: list[str]) -> list[int]:
+    """``res128=0.94,skip1=0.06`` -> a 100-slot plan of action indices in those shares."""
+    plan: list[int] = []
+    for item in text.split(","):
+        name, _, share = item.partition("=")
+        if name not in names:
+            raise SystemExit(f"--mix: unknown action {name!r}; valid choices: {', '.join(names)}")
+        plan += [names.index(name)] * round(100 * float(share))
+    rng = np.random.default_rng(0)
+    return [int(a) for a in rng.permutation(plan)] if plan else [0]
+
+
+def tick_ms(man, B: int, mode: str, workers: int | None, frames: list, plan: list[int], ticks: int) -> float:
+    ms = MultiStreamPipeline(man, B, backend="fake", mode=mode, resize_workers=workers)
+    for eng in ms.pipe.models.values():
+        instant(eng, plan if eng is ms.pipe.policy else None)
+    times = []
+    for t in range(ticks + 3):
+        fr = {i: frames[(i + t) % len(frames)] if ms.needs_frame(i) else None for i in range(B)}
+        t0 = time.perf_counter()
+        ms.step(fr)
+        if t >= 3:
+            times.append((time.perf_counter() - t0) * 1e3)
+    ms.close()
+    return float(np.median(times))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="a model folder (its manifest.json) or a manifest file")
+    ap.add_argument("--streams", default="1,8,32")
+    ap.add_argument("--frame", default="256x256,1280x720", help="WxH of the source frames")
+    ap.add_argument("--workers", default="1,0", help="resize threads to compare (0 = the default rule)")
+    ap.add_argument("--mix", default="res128=0.94,skip1=0.06",
+                    help="the policy's action shares (default: edge_fast's on small SynthAct)")
+    ap.add_argument("--ticks", type=int, default=200)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    man = load_manifest(a.model)
+    plan = parse_mix(a.mix, action_names(man))
+    rng = np.random.default_rng(0)
+    rows = []
+    print(f"{'frame':>10} {'B':>3} {'workers':>7} {'adaptive ms':>12} {'uniform ms':>11} {'ratio':>6}")
+    for wh in a.frame.split(","):
+        w, h = (int(v) for v in wh.lower().split("x"))
+        frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(16)]
+        for B in (int(v) for v in a.streams.split(",")):
+            for wk in (int(v) for v in a.workers.split(",")):
+                ticks = max(20, a.ticks // B)
+                ad = tick_ms(man, B, "adaptive", wk or None, frames, plan, ticks)
+                un = tick_ms(man, B, "uniform", wk or None, frames, plan, ticks)
+                got = MultiStreamPipeline(man, B, backend="fake", resize_workers=wk or None).resizer.workers
+                rows.append({"frame": wh, "streams": B, "resize_workers": got, "adaptive_ms": ad,
+                             "uniform_ms": un, "ratio": ad / un})
+                print(f"{wh:>10} {B:>3} {got:>7} {ad:>12.3f} {un:>11.3f} {ad / un:>6.2f}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"model": man.name, "mix": a.mix, "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
