@@ -3,8 +3,8 @@ replayed from one captured CUDA graph per model with static input/output buffers
 
 Batches (``run_batch``, the multi-stream runtime): an artifact exported with a dynamic batch
 (``extra.max_batch``) takes up to that many rows per call. On CUDA with graphs, one graph per
-bucket (1, 2, 4, … rows, captured on first use); a call pads its rows to the bucket with zeros
-and keeps the first n outputs. On the CPU it runs the n rows eagerly.
+bucket (2, 4, 8, … rows, captured on first use; one row replays the batch-1 graph of ``load``);
+a call pads its rows to the bucket with zeros and keeps the first n outputs. On the CPU it runs the n rows eagerly.
 
 The exported program takes the artifact's inputs positionally in the manifest's ``inputs`` order
 and returns a tensor (one output) or a tuple in the manifest's ``outputs`` order. Without CUDA

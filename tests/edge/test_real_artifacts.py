@@ -176,11 +176,67 @@ def test_torch_cuda_graph_buckets_equal_rows(tiny_artifacts):
     ms = MultiStreamPipeline(tiny_artifacts, streams=4, backend="torch", device="cuda")
     ms.warm()
     pol = ms.pipe.policy
-    assert sorted(pol._batch_graphs) == [1, 2, 4]
+    assert sorted(pol._batch_graphs) == [2, 4] and pol.cuda_graph   # one row: the graph of load()
     for n in (1, 3, 4):
         _check_rows(pol, _rows(m, n, n), n, 1e-4)
     _check_streams(MultiStreamPipeline(tiny_artifacts, streams=3, backend="torch", device="cuda"), m,
                    lambda: AdaptivePipeline(tiny_artifacts, backend="torch", device="cuda"), 1e-4)
+
+
+class _ReplayOnCpu:
+    """What a captured CUDA graph is to ``TorchBackend._run_rows``: fixed input buffers, and outputs
+    that ``replay()`` rewrites in place. Runs the program eagerly on the CPU."""
+
+    def __init__(self, call, bufs):
+        self.call, self.bufs = call, bufs
+        self.outs = tuple(o.clone() for o in call(bufs))
+        self.replays = 0
+
+    def replay(self):
+        for o, new in zip(self.outs, self.call(self.bufs)):
+            o.copy_(new)
+        self.replays += 1
+
+
+def _graphs_on_cpu(eng):
+    """Give a CPU TorchBackend what load() gives it on CUDA: the one-row graph, and graph capture."""
+    def capture(bufs):
+        g = _ReplayOnCpu(eng._call, bufs)
+        return g, g.outs
+    eng._capture, eng._use_graphs = capture, True
+    eng._graph, eng._static_out = capture(eng._static_in)
+
+
+def test_torch_graph_bucket_path_on_the_cpu(tiny_artifacts):
+    """The CUDA-graph batch path (buckets, zero padding, first-n outputs, one capture per bucket)
+    with the capture replaced by a CPU stand-in: the bookkeeping is checked where no GPU is."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("the torch backend needs torch (not in the device venvs)")
+    from edge_runtime.multistream import MultiStreamPipeline
+    m = load_manifest(tiny_artifacts)
+    if "torch" not in m.backends():
+        pytest.skip("no pt2 artifacts in this folder")
+    ms = MultiStreamPipeline(tiny_artifacts, streams=5, backend="torch", device="cpu", threads=1)
+    for eng in ms.pipe.models.values():
+        _graphs_on_cpu(eng)
+    ms.warm()
+    pol = ms.pipe.policy
+    # 5 streams: rows 2, 4 and 5 -> 8 are buckets; one row replays the one-row graph of load()
+    assert sorted(pol._batch_graphs) == [2, 4, 8]
+    replays, one = pol._batch_graphs[8][0].replays, pol._graph.replays
+    for n in (5, 4, 3, 1):
+        _check_rows(pol, _rows(m, n, n), n, 1e-5)
+    assert pol._batch_graphs[8][0].replays == replays + 1         # the 5-row call replayed the 8-row graph
+    assert pol._graph.replays == one + 5 + 4 + 3 + 1 + 1            # _check_rows' row-by-row runs, and n=1
+    g4, _, bufs4 = pol._batch_graphs[4]
+    assert all(int(b[3:].count_nonzero()) == 0 for b in bufs4)     # 3 rows after 4: the 4th row zeroed
+    assert all(int(b[:3].count_nonzero()) > 0 for b in bufs4)
+    three = MultiStreamPipeline(tiny_artifacts, streams=3, backend="torch", device="cpu", threads=1)
+    for eng in three.pipe.models.values():
+        _graphs_on_cpu(eng)
+    _check_streams(three, m, lambda: AdaptivePipeline(tiny_artifacts, backend="torch", device="cpu", threads=1),
+                   1e-5)
+    assert sorted(three.pipe.policy._batch_graphs)[-1] == 4        # captured on first use, no warm()
 
 
 @pytest.mark.parametrize("backend,precision,tol", [("litert", "fp32", 0.0), ("litert", "fp16", 0.0),
