@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--streams", type=int, default=1, metavar="B",
                     help="run B videos at once, batched (edge_runtime.multistream; default 1)")
     ap.add_argument("--resize-workers", type=int, default=None, metavar="N",
-                    help="with --streams: threads that resize a tick's frames (default: 1 below 4 "
-                         "cores, else half the cores, at most 8)")
+                    help="with --streams: threads that may resize a tick's frames, woken for big "
+                         "batches only (default: one per core, at most 8)")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most N videos")
     ap.add_argument("--max-steps", type=int, default=None, help="at most N sampled frames per clip")
     ap.add_argument("--warmup", type=int, default=3,

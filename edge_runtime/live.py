@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="FFmpeg decoder threads for files and network streams (default: FFmpeg's "
                          "own; 1 leaves the cores to the inference engine)")
     ap.add_argument("--resize-workers", type=int, default=None, metavar="N",
-                    help="several --source: threads that resize a tick's frames (default: 1 below "
-                         "4 cores, else half the cores, at most 8)")
+                    help="several --source: threads that may resize a tick's frames, woken for "
+                         "big batches only (default: one per core, at most 8)")
     ap.add_argument("--no-power", action="store_true", help="do not read power/battery sensors")
     ap.add_argument("--quiet", action="store_true", help="no summary table on stderr")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")

@@ -86,8 +86,10 @@ def main(argv=None) -> int:
     print(f"{'frame':>10} {'B':>3} {'workers':>7} {'adaptive ms':>12} {'uniform ms':>11} {'ratio':>6}")
     for wh in a.frame.split(","):
         w, h = (int(v) for v in wh.lower().split("x"))
-        frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(16)]
         for B in (int(v) for v in a.streams.split(",")):
+            # every stream of a tick gets its own frame, and no tick reuses the last one's (a
+            # frame resized moments ago would still be in the cache)
+            frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(2 * B + 1)]
             for wk in (int(v) for v in a.workers.split(",")):
                 ticks = max(20, a.ticks // B)
                 ad = tick_ms(man, B, "adaptive", wk or None, frames, plan, ticks)

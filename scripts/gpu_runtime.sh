@@ -35,7 +35,7 @@ for B in $STREAMS; do
       --json "$OUTR/gpu_bench_${RUN}_${TAG}_streams${B}.json" || { say "bench at $B streams failed"; rc=1; }
 done
 # the host's share: the same 32 streams with their frames resized on one thread (the default above
-# uses half the cores, at most 8), side by side
+# may use one thread per core, at most 8), side by side
 B=32
 say "$B streams on $DEVICE, one resize thread"
 $PY edge_runtime/bench.py --model "$MODEL" --backend torch --precision fp32 --device "$DEVICE" \

@@ -43,6 +43,7 @@ def test_streams_equal_one_stream_pipelines(mode, workers):
     data = _streams(B, T)
     ms = MultiStreamPipeline(m, streams=B, backend="fake", mode=mode, resize_workers=workers)
     assert ms.resizer.workers == workers
+    ms.resizer.min_pixels = 0   # these small frames would stay on one thread
     got = {i: [] for i in range(B)}
     for t in range(T):
         evs = ms.step({i: data[i][t] if ms.needs_frame(i) else None for i in range(B)})
@@ -56,6 +57,7 @@ def test_streams_equal_one_stream_pipelines(mode, workers):
             _same(a, b)
             kinds.add(a.kind if a.kind != "resolution" else a.resolution)
         np.testing.assert_allclose(ms.clip_scores(i), ref_scores, rtol=0, atol=1e-12)
+    assert (ms.resizer.parallel_calls > 0) == (workers > 1)
     if mode == "adaptive":  # the fake policy mixes branches and skips on these frames
         assert "skip" in kinds and "skipped" in kinds and len(kinds - {"skip", "skipped"}) >= 2, kinds
     # one tick's time is every stream's: all events of a tick carry the same ms
@@ -127,7 +129,7 @@ def test_view_batcher_rows_equal_one_view_each(method):
     frames = [rng.integers(0, 256, (300 + 17 * k, 410, 3), dtype=np.uint8) for k in range(5)]
     ref = [[SquareViews(center_square(f), method).get(s) for f in frames] for s in (48, 128)]
     for workers in (1, 2, 8):
-        vb = ViewBatcher(workers)
+        vb = ViewBatcher(workers, min_pixels=0)
         views = [SquareViews(center_square(f), method) for f in frames]
         for j, s in enumerate((48, 128)):
             got = vb.batch(views, s)
@@ -137,15 +139,26 @@ def test_view_batcher_rows_equal_one_view_each(method):
         np.testing.assert_array_equal(sub, np.stack([ref[1][4], ref[1][1]]))
         if method == "pyramid":   # 300..368 px squares: 48 and 128 both walk the same halvings
             assert all(len(v.levels) >= 2 for v in views)
+        assert vb.parallel_calls == (3 if workers > 1 else 0)
         vb.close()
         vb.close()   # twice is fine
     assert ViewBatcher(3).batch([], 48).shape == (0, 48, 48, 3)
+    # threads wake for big batches only: 5 frames of ~300 px (0.5 Mpx) stay on the caller's thread;
+    # 5 of 720 px (2.6 Mpx) go parallel, and after their halvings the branch view is small again
+    vb = ViewBatcher(4)
+    vb.batch([SquareViews(center_square(f), "pyramid") for f in frames], 48)
+    assert vb.parallel_calls == 0
+    big = [SquareViews(rng.integers(0, 256, (720, 720, 3), dtype=np.uint8), "pyramid") for _ in range(5)]
+    vb.batch(big, 48)
+    vb.batch(big, 128)
+    assert vb.parallel_calls == 1
+    vb.close()
 
 
 def test_resize_workers_rule_and_checks():
-    assert [default_resize_workers(8, c) for c in (1, 2, 3)] == [1, 1, 1]   # the engine has the cores
+    assert [default_resize_workers(8, c) for c in (1, 2, 3)] == [1, 2, 3]
     assert [default_resize_workers(B, 16) for B in (1, 4, 32)] == [1, 4, 8]
-    assert default_resize_workers(32, 64) == 8 and default_resize_workers(32, 6) == 3
+    assert default_resize_workers(32, 64) == 8
     with pytest.raises(ValueError, match="resize_workers must be >= 1, got 0"):
         MultiStreamPipeline(fake_manifest(), streams=2, backend="fake", resize_workers=0)
     with pytest.raises(ValueError, match="workers must be >= 1"):
