@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N sampled frames")
     ap.add_argument("--json-out", default=None, metavar="FILE", help="write the summary JSON here")
     ap.add_argument("--reconnect", type=int, default=5, help="reconnect attempts for live sources")
+    ap.add_argument("--input-size", type=_size_arg, default=None, metavar="WxH",
+                    help="ask the camera(s) for this capture size, e.g. 640x480 (cameras and csi:// "
+                         "only; a small mode saves the host the resize of big frames)")
     ap.add_argument("--decode-threads", type=int, default=None, metavar="N",
                     help="FFmpeg decoder threads for files and network streams (default: FFmpeg's "
                          "own; 1 leaves the cores to the inference engine)")
@@ -103,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--quiet", action="store_true", help="no summary table on stderr")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     return ap
+
+
+def _size_arg(text: str) -> tuple[int, int]:
+    from edge_runtime.sources import parse_size
+    try:
+        return parse_size(text, None)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def parse_kv(items: Sequence[str], what: str) -> dict:
@@ -270,7 +281,7 @@ def live(args: argparse.Namespace) -> int:
     pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
     source = open_source(sources[0], pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
-                         decode_threads=args.decode_threads)
+                         decode_threads=args.decode_threads, capture_size=args.input_size)
     view = Display(args, f"AR-Net Edge - {pipe.manifest.name}", 1.0 / pipe.seconds_per_step)
     headless = view.headless
     import cv2
@@ -355,7 +366,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     try:
         for u in uris:   # every source must open: a bad URI is a usage error before anything runs
             srcs.append(open_source(u, base.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
-                                    decode_threads=args.decode_threads))
+                                    decode_threads=args.decode_threads, capture_size=args.input_size))
         gens = {i: s.frames(lambda i=i: ms.needs_frame(i)) for i, s in enumerate(srcs)}
         while gens and (args.max_steps is None or ms.steps < args.max_steps):
             tick = next_tick(gens, errors)

@@ -27,6 +27,13 @@ grabbed but never decoded (``grab()`` without ``retrieve()``), never converted, 
 Frames come out as uint8 RGB HxWx3: BGR is converted, grayscale replicated, BGRA drops alpha;
 other shapes or dtypes are rejected with a :class:`SourceError`.
 
+Capture size (cameras: index, ``/dev/videoN``, ``csi://``; ``capture_size=(W, H)``, live.py's
+``--input-size WxH``): asked of the driver (V4L2 ``CAP_PROP_FRAME_WIDTH/HEIGHT``, the CSI
+pipeline's caps); a camera that delivers another size says so once. Every frame is reduced to
+the model's few hundred pixels anyway, and on the host that reduction of a big frame costs the
+same for AR-Net and for uniform (the pyramid's first halvings, docs/RESULTS.md §2c): a camera
+asked for a small mode saves that work. Files and network streams come at their own size.
+
 Decoder threads (files and network streams, ``decode_threads``): FFmpeg's default decodes with
 several threads that keep working beside the inference engine; on a 2-core machine that takes
 cores from the engine's thread pool. ``decode_threads=1`` keeps the decoder on one thread (for
@@ -243,6 +250,37 @@ def csi_pipeline(sensor_id: int, width: int = 1280, height: int = 720, fps: int 
             f"videoconvert ! video/x-raw, format=BGR ! appsink drop=1 max-buffers=1")
 
 
+CAPTURE_SIZE_KINDS = ("camera", "v4l2", "csi")
+
+
+def parse_size(text: str, what: str | None = "size") -> tuple[int, int]:
+    """``"640x480"`` -> (640, 480); anything else is a ValueError naming ``what`` (when given)."""
+    w, sep, h = str(text).strip().lower().partition("x")
+    try:
+        size = (int(w), int(h)) if sep else None
+    except ValueError:
+        size = None
+    if size is None or min(size) < 1:
+        raise ValueError(f"{what + ': ' if what else ''}expected WIDTHxHEIGHT with positive integers, "
+                         f"e.g. 640x480; got {text!r}")
+    return size
+
+
+def check_capture_size(size: Any, uri: str, kind: str) -> tuple[int, int] | None:
+    """A capture size is asked of cameras only (files and streams come at their own size)."""
+    if size is None:
+        return None
+    w, h = parse_size(size, "capture size") if isinstance(size, str) else (int(size[0]), int(size[1]))
+    if min(w, h) < 1:
+        raise ValueError(f"capture size must be positive, got {w}x{h}")
+    if kind not in CAPTURE_SIZE_KINDS:
+        what = {"file": "a video file", "network": "a network stream", "gstreamer": "a GStreamer pipeline "
+                "(set the size in its caps)", "synthetic": "a test pattern (size it with ?size=WxH)"}.get(kind, kind)
+        raise SourceError(f"{uri}: a capture size applies to cameras (index, /dev/videoN, csi://); this "
+                          f"source is {what}, which comes at its own size")
+    return w, h
+
+
 def classify_uri(uri: str) -> str:
     """``camera`` | ``v4l2`` | ``csi`` | ``network`` | ``gstreamer`` | ``synthetic`` | ``file``."""
     s = str(uri).strip()
@@ -275,7 +313,7 @@ class CaptureSource(FrameSource):
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  log: Callable[[str], None] | None = None, quiet: bool = False,
-                 decode_threads: int | None = None) -> None:
+                 decode_threads: int | None = None, capture_size: tuple[int, int] | None = None) -> None:
         super().__init__(seconds_per_step)
         self.quiet = bool(quiet)
         if decode_threads is not None and int(decode_threads) < 0:
@@ -284,6 +322,8 @@ class CaptureSource(FrameSource):
         self.uri = str(uri)
         self.kind = kind or classify_uri(self.uri)
         self.live = self.kind != "file"
+        self.capture_size = check_capture_size(capture_size, self.uri, self.kind)
+        self.delivered_size: tuple[int, int] | None = None   # what the camera agreed to, (W, H)
         self.open_tries = max(1, int(open_tries))
         self.reconnect_tries = max(0, int(reconnect_tries))
         self.backoff_s = float(backoff_s)
@@ -319,7 +359,8 @@ class CaptureSource(FrameSource):
                     sensor = int(uri[len("csi://"):] or 0)
                 except ValueError:
                     raise SourceError(f"{uri}: expected csi://<sensor id>, e.g. csi://0") from None
-                pipe = csi_pipeline(sensor)
+                w, h = self.capture_size or (1280, 720)
+                pipe = csi_pipeline(sensor, w, h)
             elif "appsink" not in pipe:
                 pipe = pipe.rstrip().rstrip("!") + " ! appsink drop=1 max-buffers=1"
             return lambda: cv2.VideoCapture(pipe, cv2.CAP_GSTREAMER)
@@ -374,7 +415,26 @@ class CaptureSource(FrameSource):
                 cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
             except Exception:
                 pass
+        if self.capture_size is not None and self.kind in ("camera", "v4l2"):
+            self._ask_size(cap)
         return cap
+
+    def _ask_size(self, cap: Any) -> None:
+        """Ask a camera for ``capture_size``; say once when it delivers another size (drivers
+        round to the modes they have)."""
+        import cv2
+        w, h = self.capture_size
+        try:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, float(w))
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, float(h))
+            got = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        except Exception as e:  # a driver without the properties
+            got = None
+            self._last_error = f"{type(e).__name__}: {e}"
+        if got != self.delivered_size and got != (w, h):
+            self.log(f"[arnet-edge] {self.uri}: asked the camera for {w}x{h}, it delivers "
+                     f"{'an unknown size' if got is None or 0 in got else f'{got[0]}x{got[1]}'}")
+        self.delivered_size = got
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_s * (2 ** attempt), self.backoff_max_s)
@@ -521,6 +581,9 @@ class CaptureSource(FrameSource):
         d = super().describe()
         d.update(kind=self.kind, fps=self.fps, reconnects=self.reconnects,
                  decode_threads=self.decode_threads)
+        if self.capture_size is not None:
+            d.update(capture_size=list(self.capture_size),
+                     delivered_size=None if self.delivered_size is None else list(self.delivered_size))
         return d
 
 
@@ -530,12 +593,14 @@ def open_source(uri: Any, seconds_per_step: float, **kw: Any) -> FrameSource:
 
     Keyword arguments go to :class:`CaptureSource` (``open_tries``, ``reconnect_tries``,
     ``backoff_s``, ``backoff_max_s``, ``capture_factory``, ``clock``, ``sleep``, ``log``,
-    ``decode_threads``) or to :class:`SyntheticSource` (``clock``, ``sleep``)."""
+    ``decode_threads``, ``capture_size`` (W, H): cameras only) or to :class:`SyntheticSource`
+    (``clock``, ``sleep``)."""
     s = str(uri).strip()
     if not s:
         raise SourceError("empty source URI")
     kind = classify_uri(s)
     if kind == "synthetic":
+        check_capture_size(kw.get("capture_size"), s, "synthetic")
         kw = {k: v for k, v in kw.items() if k in ("clock", "sleep")}
         return SyntheticSource(s, seconds_per_step, **kw)
     return CaptureSource(s, seconds_per_step, kind=kind, **kw)

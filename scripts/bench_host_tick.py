@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -77,29 +79,36 @@ def main(argv=None) -> int:
     ap.add_argument("--mix", default="res128=0.94,skip1=0.06",
                     help="the policy's action shares (default: edge_fast's on small SynthAct)")
     ap.add_argument("--ticks", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds over every row; a row's ms is its median")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     man = load_manifest(a.model)
     plan = parse_mix(a.mix, action_names(man))
     rng = np.random.default_rng(0)
+    runs: dict[tuple, list] = {}
+    for _ in range(a.repeat):   # rounds interleave the rows: a slow spell of the host hits all of them
+        for wh in a.frame.split(","):
+            w, h = (int(v) for v in wh.lower().split("x"))
+            for B in (int(v) for v in a.streams.split(",")):
+                # every stream of a tick gets its own frame, and no tick reuses the last one's (a
+                # frame resized moments ago would still be in the cache)
+                frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(2 * B + 1)]
+                for wk in (int(v) for v in a.workers.split(",")):
+                    ticks = max(20, a.ticks // B)
+                    runs.setdefault((wh, B, wk), []).append(
+                        [tick_ms(man, B, mode, wk or None, frames, plan, ticks) for mode in ("adaptive", "uniform")])
     rows = []
     print(f"{'frame':>10} {'B':>3} {'workers':>7} {'adaptive ms':>12} {'uniform ms':>11} {'ratio':>6}")
-    for wh in a.frame.split(","):
-        w, h = (int(v) for v in wh.lower().split("x"))
-        for B in (int(v) for v in a.streams.split(",")):
-            # every stream of a tick gets its own frame, and no tick reuses the last one's (a
-            # frame resized moments ago would still be in the cache)
-            frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(2 * B + 1)]
-            for wk in (int(v) for v in a.workers.split(",")):
-                ticks = max(20, a.ticks // B)
-                ad = tick_ms(man, B, "adaptive", wk or None, frames, plan, ticks)
-                un = tick_ms(man, B, "uniform", wk or None, frames, plan, ticks)
-                got = MultiStreamPipeline(man, B, backend="fake", resize_workers=wk or None).resizer.workers
-                rows.append({"frame": wh, "streams": B, "resize_workers": got, "adaptive_ms": ad,
-                             "uniform_ms": un, "ratio": ad / un})
-                print(f"{wh:>10} {B:>3} {got:>7} {ad:>12.3f} {un:>11.3f} {ad / un:>6.2f}")
+    for (wh, B, wk), r in runs.items():
+        ad, un = (float(np.median([x[j] for x in r])) for j in (0, 1))
+        got = MultiStreamPipeline(man, B, backend="fake", resize_workers=wk or None).resizer.workers
+        rows.append({"frame": wh, "streams": B, "resize_workers": got, "adaptive_ms": ad, "uniform_ms": un,
+                     "ratio": ad / un, "rounds_ms": r})
+        print(f"{wh:>10} {B:>3} {got:>7} {ad:>12.3f} {un:>11.3f} {ad / un:>6.2f}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"model": man.name, "mix": a.mix, "rows": rows}, indent=1) + "\n")
+        Path(a.json).write_text(json.dumps({"model": man.name, "mix": a.mix, "repeat": a.repeat,
+                                            "cores": os.cpu_count(), "platform": platform.platform(),
+                                            "rows": rows}, indent=1) + "\n")
     return 0
 
 

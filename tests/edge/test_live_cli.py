@@ -150,6 +150,12 @@ def test_bad_numbers(capsys, fake_model_dir):
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--decode-threads", -1,
                             "--headless", "--source", "synthetic://")
     assert_clean_error(rc, err, "--decode-threads must be >= 0")
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--input-size", "640x480",
+                            "--headless", "--source", "synthetic://")
+    assert_clean_error(rc, err, "synthetic://: a capture size applies to cameras")
+    with pytest.raises(SystemExit) as e:          # argparse: usage + message, exit 2
+        live.main(["--model", str(fake_model_dir), "--input-size", "640"])
+    assert e.value.code == 2 and "expected WIDTHxHEIGHT" in capsys.readouterr().err
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--resize-workers", 0,
                             "--headless", "--source", "synthetic://", "--source", "synthetic://")
     assert_clean_error(rc, err, "--resize-workers must be >= 1, got 0")
@@ -284,3 +290,24 @@ def test_a_stream_whose_camera_goes_for_good_drops_out(capsys, fake_model_dir, m
     assert "stream 1 (synthetic://noise?frames=300) stopped: /dev/video7: camera disconnected" in err
     assert [s["error"] for s in summary["streams"]] == \
         [None, "/dev/video7: camera disconnected; 5 reconnect attempts failed"]
+
+
+@pytest.mark.parametrize("n_sources", [1, 2])
+def test_input_size_reaches_every_source(capsys, fake_model_dir, monkeypatch, n_sources):
+    """--input-size is handed to each source as its capture size (the cameras' own tests check
+    what a camera does with it)."""
+    from edge_runtime import sources
+
+    real_open, asked = sources.open_source, []
+
+    def fake_open(uri, *a, capture_size=None, **k):
+        asked.append((uri, capture_size))
+        return real_open(uri, *a, **k)   # synthetic stand-ins for cameras take no capture size
+
+    monkeypatch.setattr(sources, "open_source", fake_open)
+    uris = [f"synthetic://bars?frames=40&seed={i}" for i in range(n_sources)]
+    args = [a for u in uris for a in ("--source", u)]
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *args, "--headless",
+                            "--no-power", "--max-steps", 3, "--input-size", "320x240", "--quiet")
+    assert rc == 0, err
+    assert asked == [(u, (320, 240)) for u in uris]

@@ -275,3 +275,57 @@ def test_gstreamer_without_support_is_clear():
         open_source("videotestsrc ! videoconvert ! appsink", 0.25)
     with pytest.raises(SourceError, match="GStreamer"):
         open_source("csi://0", 0.25)
+
+
+class SizedCap(FakeCap):
+    """A camera whose driver rounds a requested size to one of its modes."""
+
+    MODES = [(320, 240), (640, 480), (1280, 720)]
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.size, self.asked = (1280, 720), []
+
+    def set(self, prop, value):
+        import cv2
+        if prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT):
+            self.asked.append((prop, value))
+            if prop == cv2.CAP_PROP_FRAME_HEIGHT:
+                w = self.asked[-2][1]
+                self.size = min(self.MODES, key=lambda m: abs(m[0] - w) + abs(m[1] - value))
+        return True
+
+    def get(self, prop):
+        import cv2
+        return {cv2.CAP_PROP_FRAME_WIDTH: self.size[0], cv2.CAP_PROP_FRAME_HEIGHT: self.size[1]}.get(prop, 30.0)
+
+
+def test_capture_size_is_asked_of_cameras_and_a_rounded_mode_is_reported_once():
+    import cv2
+    cap, logs = SizedCap(n=3), []
+    src = CaptureSource("0", 0.25, kind="camera", capture_factory=lambda: cap, capture_size=(640, 480),
+                        log=logs.append)
+    assert cap.asked == [(cv2.CAP_PROP_FRAME_WIDTH, 640.0), (cv2.CAP_PROP_FRAME_HEIGHT, 480.0)]
+    assert src.delivered_size == (640, 480) and logs == []
+    assert src.describe()["capture_size"] == [640, 480] and src.describe()["delivered_size"] == [640, 480]
+    caps, logs = [SizedCap(n=2), SizedCap(n=2)], []
+    src = CaptureSource("/dev/video0", 0.25, kind="v4l2", capture_factory=lambda: caps.pop(0),
+                        capture_size=(600, 400), log=logs.append, sleep=lambda s: None, reconnect_tries=1)
+    with pytest.raises(SourceError):
+        list(src.frames())   # 2 frames, reconnect (the same size asked again), 2 frames, gone
+    assert src.delivered_size == (640, 480) and src.reconnects == 1
+    said = [m for m in logs if "asked the camera" in m]
+    assert said == ["[arnet-edge] /dev/video0: asked the camera for 600x400, it delivers 640x480"]
+
+
+def test_capture_size_names_what_is_wrong(small_video):
+    from edge_runtime.sources import csi_pipeline, parse_size
+    assert parse_size(" 640X480 ") == (640, 480)
+    for bad in ("640", "0x480", "axb", "640x-1", ""):
+        with pytest.raises(ValueError, match=r"--input-size: expected WIDTHxHEIGHT.*got"):
+            parse_size(bad, "--input-size")
+    with pytest.raises(SourceError, match="capture size applies to cameras.*this source is a video file"):
+        open_source(str(small_video), 0.25, capture_size=(640, 480))
+    with pytest.raises(SourceError, match=r"synthetic://bars: a capture size applies to cameras"):
+        open_source("synthetic://bars", 0.25, capture_size=(640, 480))
+    assert "width=640, height=480" in csi_pipeline(0, 640, 480)
