@@ -153,10 +153,13 @@ def make_pipeline(args: argparse.Namespace, **kw: Any):
         if v is not None and v < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {v}")
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
-    return AdaptivePipeline(m, backend=args.backend, precision=args.precision, threads=args.threads,
+    pipe = AdaptivePipeline(m, backend=args.backend, precision=args.precision, threads=args.threads,
                             policy_threads=getattr(args, "policy_threads", None),
                             delegate=args.delegate, delegate_options=parse_kv(args.delegate_opt, "--delegate-opt"),
                             providers=providers, device=args.device, verify=not args.no_verify, **kw)
+    for w in pipe.engine_warnings():
+        print(f"[arnet-edge] warning: {w}", file=sys.stderr)
+    return pipe
 
 
 def known_errors() -> tuple:

@@ -570,6 +570,16 @@ class AdaptivePipeline:
         self.t_index += 1
         return ev
 
+    def engine_warnings(self) -> list[str]:
+        """What the engines reported at load (e.g. a delegate that took none of a graph), one line
+        per distinct report with the networks it concerns."""
+        by: dict[str, list[str]] = {}
+        for i, mod in self.models.items():
+            w = getattr(mod, "warning", None)
+            if w:
+                by.setdefault(w, []).append(i)
+        return [f"{', '.join(ids)}: {w}" for w, ids in by.items()]
+
     def _add_low(self, low: np.ndarray) -> None:
         v = np.asarray(low, np.float64)
         if self._low_acc is None:
@@ -647,7 +657,8 @@ class AdaptivePipeline:
             d["budget"] = self.budget.state()
         engines = {}
         for i, mod in self.models.items():
-            engines[i] = {k: getattr(mod, k) for k in ("engine", "threads", "delegates", "providers",
-                                                        "device", "cuda_graph") if hasattr(mod, k)}
+            engines[i] = {k: getattr(mod, k) for k in ("engine", "threads", "delegates", "xnnpack_partitions",
+                                                        "providers", "device", "cuda_graph", "warning")
+                          if getattr(mod, k, None) is not None}
         d["engines"] = engines
         return d

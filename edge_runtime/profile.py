@@ -186,6 +186,8 @@ def profile_model(manifest: Manifest, backend: str, precision: str, threads: int
         art = manifest.find(aid, backend, precision)
         path = manifest.verify(art) if verify else manifest.artifact_path(art)
         be = factory(backend, path, art, options)
+        if log and getattr(be, "warning", None):
+            log(f"  {aid}: warning: {be.warning}")
         try:
             times = measure(be.run, _random_inputs(manifest, art, rng, min(repeats, 4)),
                             warmup, repeats, clock)

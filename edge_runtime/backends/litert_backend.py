@@ -49,6 +49,13 @@ _ENGINES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorf
 _engine_cache: dict[str, Any] = {}
 
 
+def _engine_version(mod_name: str) -> str:
+    try:
+        return str(getattr(importlib.import_module(mod_name.split(".")[0]), "__version__", "")) or "?"
+    except Exception:
+        return "?"
+
+
 def import_interpreter(prefer: str | None = None) -> tuple[str, Any, Any, Any]:
     """(module name, Interpreter, load_delegate, OpResolverType) of the first engine found."""
     order = list(_ENGINES)
@@ -187,6 +194,17 @@ class LiteRTBackend(AdaptedModel):
             in_det = {d["name"]: d for d in interp.get_input_details()}
             out_det = {d["name"]: d for d in interp.get_output_details()}
         self.call_path = "direct" if direct else "signature_runner"
+        self.xnnpack_partitions = self._count_partitions() if direct and self.delegates == ["xnnpack"] else None
+        self.warning = None
+        if self.xnnpack_partitions == 0:
+            # the default delegate declined every op (tflite_runtime 2.14 does so for int8 graphs):
+            # say what really runs, and why it may be slow
+            self.delegates = ["builtin"]
+            self.warning = (f"{self.engine} {_engine_version(mod_name)} applied XNNPACK to none of the "
+                            f"{artifact.precision} graph's ops; it runs on the engine's builtin kernels "
+                            f"(tflite_runtime 2.14 does this to int8 graphs, many times slower on x86: "
+                            f"docs/RESULTS.md §2b; --precision fp32 runs on XNNPACK there, ai_edge_litert "
+                            f"runs int8 on XNNPACK)")
         self._inputs, self._outputs = [], []
         self._in_index, self._out_index = {}, {}
         in_names = {} if use_signature else dict(raw_names.get("inputs") or {})
@@ -217,6 +235,14 @@ class LiteRTBackend(AdaptedModel):
         self._get_tensor = interp.get_tensor
         if self._new_interp is None or self._runner is not None:
             self.max_batch = 1
+
+    def _count_partitions(self) -> int | None:
+        """XNNPACK partitions the default delegate made of the allocated graph (its DELEGATE nodes);
+        None where the engine does not list its nodes."""
+        try:
+            return sum(1 for d in self._interp._get_ops_details() if d.get("op_name") == "DELEGATE")
+        except Exception:
+            return None
 
     def _allocate(self, where: str) -> None:
         try:

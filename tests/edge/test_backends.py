@@ -195,6 +195,37 @@ def test_litert_threads_default_to_every_available_core(engine_models, monkeypat
     assert available_cores() >= 1
 
 
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_litert_delegates_say_what_really_runs(engine_models, precision):
+    """``delegates`` names XNNPACK only when the default delegate took part of the graph (its
+    DELEGATE nodes, counted at load); else the builtin kernels, with a warning (tflite_runtime
+    2.14 takes no int8 graph). ``delegate="none"`` counts nothing."""
+    b = _load(engine_models, "litert", precision, "backbone_64", threads=1)
+    parts = sum(1 for d in b._interp._get_ops_details() if d["op_name"] == "DELEGATE")
+    assert b.xnnpack_partitions == parts
+    assert b.delegates == (["xnnpack"] if parts else ["builtin"])
+    assert (b.warning is None) == (parts > 0)
+    if b.engine == "ai_edge_litert":
+        assert parts >= 1
+    off = _load(engine_models, "litert", precision, "backbone_64", threads=1, delegate="none")
+    assert off.delegates == ["builtin"] and off.xnnpack_partitions is None and off.warning is None
+
+
+def test_a_graph_xnnpack_declines_is_reported_once_per_cause(engine_models, monkeypatch, capsys):
+    from edge_runtime import live
+    from edge_runtime.backends.litert_backend import LiteRTBackend
+    from edge_runtime.pipeline import AdaptivePipeline
+    monkeypatch.setattr(LiteRTBackend, "_count_partitions", lambda self: 0)
+    p = AdaptivePipeline(engine_models, backend="litert", precision="int8", threads=1)
+    eng = p.summary()["engines"]
+    assert all(e["delegates"] == ["builtin"] and e["xnnpack_partitions"] == 0 for e in eng.values())
+    (w,) = p.engine_warnings()                   # one line naming every network it concerns
+    assert w.startswith(", ".join(p.models)) and "applied XNNPACK to none of the int8 graph's ops" in w
+    args = live.build_parser().parse_args(["--model", str(engine_models), "--precision", "int8", "--threads", "1"])
+    live.make_pipeline(args)
+    assert capsys.readouterr().err.count("[arnet-edge] warning: ") == 1
+
+
 def test_policy_threads_apply_to_the_policy_engine_alone(engine_models):
     from edge_runtime.pipeline import AdaptivePipeline
     p = AdaptivePipeline(engine_models, backend="litert", precision="fp32", threads=2, policy_threads=1)
