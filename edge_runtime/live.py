@@ -268,19 +268,7 @@ def live(args: argparse.Namespace) -> int:
         raise UsageError(f"--window must be >= 1, got {args.window}")
     if args.decode_threads is not None and args.decode_threads < 0:
         raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
-    for k in ("target_fps", "target_mw"):
-        v = getattr(args, k)
-        if v is not None and not v > 0:
-            raise UsageError(f"--{k.replace('_', '-')} must be > 0, got {v}")
-    power = None
-    if not args.no_power:
-        from edge_runtime.telemetry import PowerMonitor
-        power = PowerMonitor.autodetect()
-    if args.target_mw is not None and (power is None or not power.available):
-        raise UsageError("--target-mw needs a power reading, and " + (
-            "--no-power turned it off" if power is None else
-            "no power source was found on this device (Jetson INA3221, Raspberry Pi 5 PMIC, "
-            "/sys/class/power_supply battery); use --target-fps instead"))
+    power = budget_power(args)
     pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
     source = open_source(sources[0], pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
@@ -335,15 +323,29 @@ def live(args: argparse.Namespace) -> int:
     return 0
 
 
+def budget_power(args: argparse.Namespace) -> Any:
+    """Check --target-fps / --target-mw; the device's PowerMonitor (None with --no-power)."""
+    for k in ("target_fps", "target_mw"):
+        v = getattr(args, k)
+        if v is not None and not v > 0:
+            raise UsageError(f"--{k.replace('_', '-')} must be > 0, got {v}")
+    power = None
+    if not args.no_power:
+        from edge_runtime.telemetry import PowerMonitor
+        power = PowerMonitor.autodetect()
+    if args.target_mw is not None and (power is None or not power.available):
+        raise UsageError("--target-mw needs a power reading, and " + (
+            "--no-power turned it off" if power is None else
+            "no power source was found on this device (Jetson INA3221, Raspberry Pi 5 PMIC, "
+            "/sys/class/power_supply battery); use --target-fps instead"))
+    return power
+
+
 def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     """Several sources as the streams of one MultiStreamPipeline: JSON lines, then a summary."""
     from edge_runtime.multistream import MultiStreamPipeline, next_tick
     from edge_runtime.sources import open_source
     from edge_runtime.telemetry import LatencyStats
-    bad = [f"--{k.replace('_', '-')}" for k in ("target_fps", "target_mw") if getattr(args, k)]
-    if bad:
-        raise UsageError(f"{len(uris)} --source given: a budget ({', '.join(bad)}) steers one stream; "
-                         f"run one --source with it")
     for k in ("max_steps", "window", "decode_threads", "resize_workers"):
         v = getattr(args, k)
         lo = 0 if k in ("max_steps", "decode_threads") else 1
@@ -351,10 +353,12 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
             raise UsageError(f"--{k.replace('_', '-')} must be >= {lo}, got {v}")
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
+    power = budget_power(args)
     base = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold)
     ms = MultiStreamPipeline(base.manifest, len(uris), backend=base.backend_name, precision=base.precision,
                              window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
-                             backends=base.models, resize_workers=args.resize_workers)
+                             backends=base.models, resize_workers=args.resize_workers,
+                             target_fps=args.target_fps, target_mw=args.target_mw, power=power)
     view = Display(args, f"AR-Net Edge - {base.manifest.name} - {len(uris)} streams", 1.0 / base.seconds_per_step)
     headless, draw = view.headless, view.draws
     last_rgb: dict[int, Any] = {}
@@ -379,10 +383,8 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                 reported.add(i)
             if not tick:
                 break
-            for sf in tick.values():
-                if sf.decode_ms is not None:
-                    lat.add("decode", sf.decode_ms)
-            evs = ms.step({i: sf.frame for i, sf in tick.items()})
+            dec = [sf.decode_ms for sf in tick.values() if sf.decode_ms is not None]
+            evs = ms.step({i: sf.frame for i, sf in tick.items()}, decode_ms=sum(dec) if dec else None)
             for k, v in next(iter(evs.values())).ms.items():
                 lat.add(k, v)
             for i, e in evs.items():
@@ -421,7 +423,13 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     summary = {"record": args.record, "model": base.manifest.name, "backend": base.backend_name, "precision": base.precision,
                "streams": streams, "ticks": ms.steps, "steps": steps, "wall_s": wall,
                "end_to_end_fps": steps / wall if wall > 0 else None, "latency_ms_per_tick": lat.summary(),
-               "uniform_gmacs_per_frame": uni, "engines": base.summary().get("engines")}
+               "uniform_gmacs_per_frame": uni, "engines": base.summary().get("engines"),
+               "capacity_fps": ms.measured_fps}
+    if ms.power is not None:
+        summary["energy"] = ms.energy.summary()
+        summary["power_source"] = getattr(ms.power, "name", None)
+    if ms.budget is not None:
+        summary["budget"] = ms.budget.state()
     if headless:
         sys.stdout.write(json.dumps({"summary": summary}) + "\n")
         sys.stdout.flush()

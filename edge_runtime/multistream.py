@@ -15,7 +15,8 @@ engines' batched arithmetic). A stream inside a skip takes no frame (``needs_fra
 False). A tick's ``ms`` (resize, policy, backbone, step) is the whole tick's, shared by its
 streams. The torch and ONNX Runtime (dynamic batch) and LiteRT (one interpreter per row count)
 backends run a batch in one call; ExecuTorch runs the rows one by one: correct, not faster.
-No budget control here: a budget steers one stream's fps.
+Budget control (``target_fps`` / ``target_mw``): one λ biases every stream's policy, updated once
+per tick with the tick rate (each stream's sampled-frame rate) and the device's power.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from edge_runtime.pipeline import (AdaptivePipeline, StepEvent, StreamingController, ensure_rgb_uint8,
-                                   scores_with_fallback)
+from edge_runtime.pipeline import (AdaptivePipeline, StepEvent, StreamingController, after_tick,
+                                   ensure_rgb_uint8, scores_with_fallback)
 from edge_runtime.preprocess import SquareViews, center_square
 
 
@@ -125,15 +126,15 @@ class MultiStreamPipeline:
             raise ValueError(f"streams must be >= 1, got {streams}")
         if resize_workers is not None and int(resize_workers) < 1:
             raise ValueError(f"resize_workers must be >= 1, got {resize_workers}")
-        for k in ("target_fps", "target_mw", "budget", "power"):
-            if engine_kw.get(k) is not None:
-                raise ValueError(f"{k}= is not supported with several streams: budget control and "
-                                 f"power telemetry steer and measure one stream (AdaptivePipeline)")
         self.pipe = AdaptivePipeline(manifest, backend=backend, precision=precision, mode=mode,
                                      window=window, top_k=top_k, margin=margin, hold=hold, **engine_kw)
         p = self.pipe
         self.manifest, self.mode, self.L = p.manifest, p.mode, p.L
         self.B = int(streams)
+        # budget and power (built by the one-stream pipeline from target_fps / target_mw / budget /
+        # power): one λ for every stream, updated once per tick with the tick rate and the power
+        self.budget, self.power, self.energy = p.budget, p.power, p.energy
+        self._ema_ms: float | None = None
         self.ctrls = [StreamingController.from_manifest(p.manifest, window=window, top_k=top_k,
                                                         margin=margin, hold=hold) for _ in range(self.B)]
         self.h = np.zeros((self.B, p.manifest.hidden), np.float32)
@@ -195,10 +196,16 @@ class MultiStreamPipeline:
                 eng.run_batch(x, n)
 
     # ------------------------------------------------------------------ one tick
-    def step(self, frames: Mapping[int, Any]) -> dict[int, StepEvent]:
+    @property
+    def measured_fps(self) -> float | None:
+        """Ticks per second this device sustains (EMA of the tick's wall time, decode included
+        when ``step`` is told it): each stream's sampled-frame rate, what ``target_fps`` steers."""
+        return 1000.0 / self._ema_ms if self._ema_ms else None
+
+    def step(self, frames: Mapping[int, Any], decode_ms: float | None = None) -> dict[int, StepEvent]:
         """One sampled frame for each stream in ``frames`` ({stream: uint8 RGB frame, or None
         when ``needs_frame(stream)`` is False}); streams not in it do not advance. Returns
-        {stream: its event}."""
+        {stream: its event}. decode_ms: the time spent getting this tick's frames (budget)."""
         p, m = self.pipe, self.manifest
         t0 = time.perf_counter()
         ids = sorted(self._check(i) for i in frames)
@@ -229,6 +236,10 @@ class MultiStreamPipeline:
                 self._policy_tick(dec, views, results, ms)
         step_ms = (time.perf_counter() - t0) * 1000.0
         ms["step"] = step_ms
+        if decode_ms is not None:
+            ms["decode"] = float(decode_ms)
+        lam, power_mw, energy, battery = after_tick(self, step_ms + (decode_ms or 0.0),
+                                                    [results[i][0].kind == "resolution" for i in ids])
         events = {}
         for i in ids:
             r, res, skip_f, gm = results[i]
@@ -237,7 +248,7 @@ class MultiStreamPipeline:
                 action=r.action, action_name=p.names[r.action], resolution=res, skip=skip_f,
                 top_k=[(p.labels[c], s) for c, s in r.top],
                 label=None if r.label is None else p.labels[r.label], ms=dict(ms), gmacs=gm, top=r.top,
-                scores=r.scores)
+                scores=r.scores, lam=lam, power_mw=power_mw, energy_mj=energy, battery_pct=battery)
             self.t_index[i] += 1
         self.steps += 1
         return events
@@ -258,7 +269,8 @@ class MultiStreamPipeline:
         self._low_acc[dec] += low_logits
         self._low_n[dec] += 1
         if self.mode == "adaptive":
-            acts = [self.ctrls[i].choose(out["action_logits"][k]) for k, i in enumerate(dec)]
+            bias = self.budget.bias() if self.budget is not None else None
+            acts = [self.ctrls[i].choose(out["action_logits"][k], bias) for k, i in enumerate(dec)]
         else:
             acts = [self.L - 1] * n
         logits: list = [None] * n

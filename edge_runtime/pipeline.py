@@ -298,6 +298,29 @@ def ensure_rgb_uint8(frame: Any) -> np.ndarray:
 
 
 # =============================================================================== pipeline
+def after_tick(owner: Any, total_ms: float, processed: Sequence[bool]) -> tuple:
+    """The end of one step (one stream) or tick (several) of ``owner`` (:class:`AdaptivePipeline`
+    or ``MultiStreamPipeline``): the EMA of its time, one power sample, the frames for energy,
+    then one budget update with the measured rate and power. Returns (λ used by this step or
+    tick, power mW, energy mJ, battery %), None where unknown."""
+    owner._ema_ms = total_ms if owner._ema_ms is None else 0.9 * owner._ema_ms + 0.1 * total_ms
+    power_mw = battery = energy = None
+    if owner.power is not None:
+        owner.energy.add_sample(owner.power.poll())
+        last = owner.power.last
+        if last is not None:
+            power_mw, battery = last.mw, last.battery_pct
+        energy = owner.energy.mj
+    for done in processed:
+        owner.energy.add_frames(1, processed=bool(done))
+    lam = None
+    if owner.budget is not None:
+        lam = float(owner.budget.lam)
+        owner.budget.update(measured_fps=1000.0 / owner._ema_ms if owner._ema_ms else None,
+                            measured_mw=power_mw)
+    return lam, power_mw, energy, battery
+
+
 class AdaptivePipeline:
     """AR-Net streaming inference on one model folder.
 
@@ -544,21 +567,7 @@ class AdaptivePipeline:
             self.accounting.record(r.action, None if r.kind == "skipped" else step_ms,
                                    skipped=r.kind == "skipped")
         self.gmacs_total += gm
-        total_ms = step_ms + (decode_ms or 0.0)
-        self._ema_ms = total_ms if self._ema_ms is None else 0.9 * self._ema_ms + 0.1 * total_ms
-        power_mw = battery = energy = None
-        if self.power is not None:
-            sample = self.power.poll()
-            self.energy.add_sample(sample)
-            last = self.power.last
-            if last is not None:
-                power_mw, battery = last.mw, last.battery_pct
-            energy = self.energy.mj
-        self.energy.add_frames(1, processed=r.kind == "resolution")
-        lam = None
-        if self.budget is not None:
-            lam = float(self.budget.lam)
-            self.budget.update(measured_fps=self.measured_fps, measured_mw=power_mw)
+        lam, power_mw, energy, battery = after_tick(self, step_ms + (decode_ms or 0.0), [r.kind == "resolution"])
         ev = StepEvent(
             step=self.steps, t=float(t) if t is not None else self.t_index * self.seconds_per_step,
             kind=r.kind, action=r.action, action_name=self.names[r.action], resolution=res_size,

@@ -225,9 +225,9 @@ def test_several_sources_run_as_batched_streams(capsys, fake_model_dir, tmp_path
     assert [strip(e) for e in json_lines(out3)[:-1]] == [strip(e) for e in events]
 
 
-def test_several_sources_record_a_grid_and_refuse_a_budget(capsys, fake_model_dir, tmp_path):
+def test_several_sources_record_a_grid_and_take_a_budget(capsys, fake_model_dir, tmp_path):
     """--record with three sources writes one 2x2 grid frame (480x360 cells) per tick; a budget
-    flag is refused with a message that names it."""
+    steers all the streams with one λ."""
     import cv2
     three = ["--source", "synthetic://bars?frames=200", "--source", "synthetic://noise?frames=200",
              "--source", "synthetic://flat?frames=60"]
@@ -247,9 +247,17 @@ def test_several_sources_record_a_grid_and_refuse_a_budget(capsys, fake_model_di
     cap.release()
     assert (n, shape) == (12, (720, 960, 3))
     two = three[:4]
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two, "--headless",
+                            "--target-fps", 1e9, "--no-power", "--max-steps", 40, "--quiet")
+    assert rc == 0, err
+    recs = json_lines(out)
+    events, summary = recs[:-1], recs[-1]["summary"]
+    assert summary["budget"]["target_fps"] == 1e9 and summary["capacity_fps"] > 0
+    assert events[0]["lambda"] == 0.0 and events[-1]["lambda"] > 0      # unreachable: λ rises
+    assert events[-1]["lambda"] == events[-2]["lambda"]                   # the last tick's two streams
     rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two, "--headless",
-                          "--target-fps", 5, "--no-power")
-    assert_clean_error(rc, err, "2 --source given", "--target-fps")
+                          "--target-mw", 3000, "--no-power")
+    assert_clean_error(rc, err, "--target-mw needs a power reading")
     rc, _, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", *two[:2],
                           "--source", "/nonexistent/clip.mp4", "--headless", "--no-power")
     assert rc == 2 and "/nonexistent/clip.mp4" in err and "Traceback" not in err

@@ -96,8 +96,6 @@ def test_bad_use_names_the_stream():
         ms.step({5: np.zeros((40, 40, 3), np.uint8)})
     with pytest.raises(ValueError, match="streams must be >= 1"):
         MultiStreamPipeline(m, streams=0, backend="fake")
-    with pytest.raises(ValueError, match="target_fps= is not supported with several streams"):
-        MultiStreamPipeline(m, streams=2, backend="fake", target_fps=10)
     with pytest.raises(ValueError, match="frames must be uint8"):
         ms.step({0: np.zeros((40, 40, 3), np.float32)})
 
@@ -163,3 +161,72 @@ def test_resize_workers_rule_and_checks():
         MultiStreamPipeline(fake_manifest(), streams=2, backend="fake", resize_workers=0)
     with pytest.raises(ValueError, match="workers must be >= 1"):
         ViewBatcher(0)
+
+
+def test_a_budget_biases_every_stream_like_one_stream_pipelines():
+    """A fixed λ (k = 0: no feedback) biases each stream's policy exactly as it biases a one-stream
+    pipeline: the same events, λ on every event, and cheaper actions than without a budget."""
+    from edge_runtime.budget import BudgetController
+    m = fake_manifest()
+    B, T = 3, 40
+    data = _streams(B, T, seed=4)
+
+    def fixed():
+        b = BudgetController(m, target_fps=1.0, k=0.0)
+        b.lam = 3.0
+        return b
+    ms = MultiStreamPipeline(m, streams=B, backend="fake", budget=fixed())
+    free = MultiStreamPipeline(m, streams=B, backend="fake")
+    got = {i: [] for i in range(B)}
+    gm = {"budget": 0.0, "free": 0.0}
+    for t in range(T):
+        for name, pipe in (("budget", ms), ("free", free)):
+            evs = pipe.step({i: data[i][t] if pipe.needs_frame(i) else None for i in range(B)})
+            gm[name] += sum(e.gmacs for e in evs.values())
+            if name == "budget":
+                for i, e in evs.items():
+                    got[i].append(e)
+    for i in range(B):
+        p = AdaptivePipeline(m, backend="fake", budget=fixed())
+        ref = [p.step(f if p.needs_frame() else None) for f in data[i]]
+        for a, b in zip(got[i], ref):
+            _same(a, b)
+            assert a.lam == b.lam == 3.0
+    assert gm["budget"] < 0.8 * gm["free"]
+
+
+def test_the_budget_updates_once_per_tick_with_the_tick_rate_and_power():
+    """target_fps: λ moves on every update_every-th tick from the measured tick rate (step plus
+    the tick's decode time); a power monitor is polled once per tick and its energy summed."""
+    from edge_runtime.telemetry import PowerMonitor, PowerReader, PowerSample
+
+    class Steady(PowerReader):
+        name = "steady"
+
+        def __init__(self):
+            super().__init__()
+            self.t = 0.0
+
+        def available(self):
+            return True
+
+        def read(self):
+            self.t += 0.25
+            return PowerSample(source="steady", mw=1500.0, battery_pct=50.0, t=self.t)
+
+    m = fake_manifest()
+    ms = MultiStreamPipeline(m, streams=2, backend="fake", target_fps=1e9, power=PowerMonitor(Steady()))
+    data = _streams(2, 40, seed=2)
+    lams = []
+    for t in range(40):
+        evs = ms.step({i: data[i][t] if ms.needs_frame(i) else None for i in range(2)}, decode_ms=50.0)
+        assert len({e.lam for e in evs.values()}) == 1           # one λ per tick, for every stream
+        lams.append(evs[0].lam)
+        assert evs[0].power_mw == 1500.0 and evs[0].battery_pct == 50.0 and evs[0].ms["decode"] == 50.0
+    every = ms.budget.update_every
+    assert lams[0] == 0.0 and lams[-1] > 0                      # 1e9 ticks/s is out of reach
+    changes = [t for t in range(1, 40) if lams[t] != lams[t - 1]]
+    assert changes and all(t % every == 0 for t in changes)
+    assert ms.measured_fps is not None and ms.measured_fps < 1000.0 / 50.0   # decode counted
+    assert evs[0].energy_mj == pytest.approx(1500.0 * 0.25 * 39)
+    assert ms.energy.summary()["frames"] == 80
