@@ -129,3 +129,23 @@ def dummy_artifact_model(folder: Path, *, corrupt: str | None = None, missing: s
     if missing:
         (folder / f"{missing}_fp32.tflite").unlink()
     return folder
+
+
+def steady_power(mw: float, battery_pct: float | None = None, every_s: float = 0.25):
+    """A PowerMonitor whose reader gives ``mw`` (and ``battery_pct``) at ``every_s`` intervals."""
+    from edge_runtime.telemetry import PowerMonitor, PowerReader, PowerSample
+
+    class Steady(PowerReader):
+        name = "steady"
+
+        def __init__(self):
+            super().__init__()
+            self.t = 0.0
+
+        def available(self):
+            return True
+
+        def read(self):
+            self.t += every_s
+            return PowerSample(source="steady", mw=mw, battery_pct=battery_pct, t=self.t)
+    return PowerMonitor(Steady())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from edge_helpers import steady_power
 
 from edge_runtime.backends.fake import fake_manifest
 from edge_runtime.multistream import MultiStreamPipeline, ViewBatcher, default_resize_workers
@@ -198,24 +199,8 @@ def test_a_budget_biases_every_stream_like_one_stream_pipelines():
 def test_the_budget_updates_once_per_tick_with_the_tick_rate_and_power():
     """target_fps: λ moves on every update_every-th tick from the measured tick rate (step plus
     the tick's decode time); a power monitor is polled once per tick and its energy summed."""
-    from edge_runtime.telemetry import PowerMonitor, PowerReader, PowerSample
-
-    class Steady(PowerReader):
-        name = "steady"
-
-        def __init__(self):
-            super().__init__()
-            self.t = 0.0
-
-        def available(self):
-            return True
-
-        def read(self):
-            self.t += 0.25
-            return PowerSample(source="steady", mw=1500.0, battery_pct=50.0, t=self.t)
-
     m = fake_manifest()
-    ms = MultiStreamPipeline(m, streams=2, backend="fake", target_fps=1e9, power=PowerMonitor(Steady()))
+    ms = MultiStreamPipeline(m, streams=2, backend="fake", target_fps=1e9, power=steady_power(1500.0, 50.0))
     data = _streams(2, 40, seed=2)
     lams = []
     for t in range(40):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edge_helpers import ScriptedBackbone, ScriptedPolicy, dummy_artifact_model
+from edge_helpers import ScriptedBackbone, ScriptedPolicy, dummy_artifact_model, steady_power
 
 from edge_runtime.backends.fake import fake_manifest
 from edge_runtime.manifest import ManifestError
@@ -167,23 +167,7 @@ def test_budget_controller_raises_lambda_when_too_slow():
 
 
 def test_power_monitor_fills_energy_fields():
-    from edge_runtime.telemetry import PowerMonitor, PowerReader, PowerSample
-
-    class Steady(PowerReader):
-        name = "steady"
-
-        def __init__(self):
-            super().__init__()
-            self.t = 0.0
-
-        def available(self):
-            return True
-
-        def read(self):
-            self.t += 0.25
-            return PowerSample(source="steady", mw=2000.0, battery_pct=80.0, t=self.t)
-
-    p, _, _ = scripted([0, 3], power=PowerMonitor(Steady()))
+    p, _, _ = scripted([0, 3], power=steady_power(2000.0, 80.0))
     evs = [p.step(FRAME) for _ in range(5)]
     assert evs[0].power_mw == 2000.0 and evs[0].battery_pct == 80.0
     assert evs[-1].energy_mj == pytest.approx(2000.0 * 0.25 * 4)

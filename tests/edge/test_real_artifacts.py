@@ -146,15 +146,21 @@ def _check_streams(ms, m, single, tol):
         np.testing.assert_allclose(ms.clip_scores(i), p.clip_scores(), rtol=0, atol=tol)
 
 
+def _torch_tiny(folder):
+    """The tiny model's manifest, or a skip where torch or its pt2 artifacts are missing."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("the torch backend needs torch (not in the device venvs)")
+    m = load_manifest(folder)
+    if "torch" not in m.backends():
+        pytest.skip("no pt2 artifacts in this folder")
+    return m
+
+
 def test_torch_batches_and_streams_match_one_stream(tiny_artifacts):
     """pt2 artifacts take a dynamic batch: run_batch rows equal batch-1 runs, and B streams through
     MultiStreamPipeline take the actions and labels of B one-stream pipelines."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("the torch backend needs torch (not in the device venvs)")
+    m = _torch_tiny(tiny_artifacts)
     from edge_runtime.multistream import MultiStreamPipeline
-    m = load_manifest(tiny_artifacts)
-    if "torch" not in m.backends():
-        pytest.skip("no pt2 artifacts in this folder")
     ms = MultiStreamPipeline(tiny_artifacts, streams=3, backend="torch", device="cpu", threads=1)
     pol = ms.pipe.policy
     assert pol.max_batch == 256 and m.find("policy", "torch", "fp32").extra["max_batch"] == 256
@@ -210,12 +216,8 @@ def _graphs_on_cpu(eng):
 def test_torch_graph_bucket_path_on_the_cpu(tiny_artifacts):
     """The CUDA-graph batch path (buckets, zero padding, first-n outputs, one capture per bucket)
     with the capture replaced by a CPU stand-in: the bookkeeping is checked where no GPU is."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("the torch backend needs torch (not in the device venvs)")
+    m = _torch_tiny(tiny_artifacts)
     from edge_runtime.multistream import MultiStreamPipeline
-    m = load_manifest(tiny_artifacts)
-    if "torch" not in m.backends():
-        pytest.skip("no pt2 artifacts in this folder")
     ms = MultiStreamPipeline(tiny_artifacts, streams=5, backend="torch", device="cpu", threads=1)
     for eng in ms.pipe.models.values():
         _graphs_on_cpu(eng)
