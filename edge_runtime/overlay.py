@@ -1,5 +1,6 @@
 """Drawing the live overlay: label, top-k with score bars, the chosen resolution or skip, fps,
-per-stage milliseconds and GMACs per frame against the uniform baseline."""
+per-stage milliseconds, GMACs per frame against the uniform baseline, and where known the budget's
+λ, power and battery."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ def overlay_lines(ev: Any, fps: float | None, gmacs_per_frame: float | None,
         if uniform_gmacs:
             s += f" (uniform {uniform_gmacs:.3f}, {gmacs_per_frame / uniform_gmacs:.0%})"
         lines.append((s, 0.7, _WHITE, None))
+    extra = []
+    if getattr(ev, "lam", None) is not None:
+        extra.append(f"budget lambda {ev.lam:.2f}")   # Hershey fonts draw ASCII only
+    if getattr(ev, "power_mw", None) is not None:
+        extra.append(f"{ev.power_mw / 1000.0:.2f} W")
+    if getattr(ev, "battery_pct", None) is not None:
+        extra.append(f"battery {ev.battery_pct:.0f}%")
+    if extra:
+        lines.append(("  ".join(extra), 0.7, _ORANGE if ev.lam else _WHITE, None))
     return lines
 
 

@@ -32,3 +32,14 @@ def test_lines_say_what_happened():
     assert "resolution 168px" in text and any("4.0 fps (max 120)" in t for t in text)
     assert any("GMACs/frame 0.400" in t and "36%" in t for t in text)
     assert overlay_lines(ev("skip", label=None), None, None, None)[0][0] == "(collecting)"
+
+
+def test_budget_and_power_have_a_line_when_known():
+    from dataclasses import replace
+    text = [t for t, *_ in overlay_lines(ev(), 4.0, 0.4, 1.1)]
+    assert not any("budget" in t or " W" in t for t in text)     # no budget, no power: no line
+    e = replace(ev(), lam=0.4321, power_mw=2150.0, battery_pct=81.4)
+    last, _, colour, _ = overlay_lines(e, 4.0, 0.4, 1.1)[-1]
+    assert last == "budget lambda 0.43  2.15 W  battery 81%" and colour != (255, 255, 255)
+    img = np.full((240, 320, 3), 200, np.uint8)
+    draw_overlay(img, e, fps=4.0)
