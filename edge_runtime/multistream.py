@@ -214,6 +214,7 @@ class MultiStreamPipeline:
             if frames[i] is None:
                 raise ValueError(f"stream {i}: this step is a decision step and needs a frame "
                                  f"(check needs_frame({i}))")
+        views = [self._view(i, frames[i]) for i in dec]   # a bad frame fails before any state moves
         results: dict[int, tuple] = {}   # stream -> (controller result, resolution, skip F, GMACs)
         for i in ids:
             if i not in dec:
@@ -221,7 +222,6 @@ class MultiStreamPipeline:
                 results[i] = (r, None, self.ctrls[i].skip_lengths[r.action - self.L], 0.0)
         ms = {"resize": 0.0, "policy": 0.0, "backbone": 0.0}
         if dec:
-            views = [SquareViews(center_square(ensure_rgb_uint8(frames[i])), p.resize) for i in dec]
             if self.mode == "uniform" and self.L > 1:
                 ta = time.perf_counter()
                 big = self.resizer.batch(views, p.sizes[0])
@@ -252,6 +252,12 @@ class MultiStreamPipeline:
             self.t_index[i] += 1
         self.steps += 1
         return events
+
+    def _view(self, i: int, frame: Any) -> SquareViews:
+        try:
+            return SquareViews(center_square(ensure_rgb_uint8(frame)), self.pipe.resize)
+        except ValueError as e:   # a bad frame: say whose
+            raise ValueError(f"stream {i}: {e}") from None
 
     def _policy_tick(self, dec: list[int], views: list, results: dict, ms: dict) -> None:
         p, m = self.pipe, self.manifest

@@ -97,8 +97,11 @@ def test_bad_use_names_the_stream():
         ms.step({5: np.zeros((40, 40, 3), np.uint8)})
     with pytest.raises(ValueError, match="streams must be >= 1"):
         MultiStreamPipeline(m, streams=0, backend="fake")
-    with pytest.raises(ValueError, match="frames must be uint8"):
+    with pytest.raises(ValueError, match="stream 0: frames must be uint8"):
         ms.step({0: np.zeros((40, 40, 3), np.float32)})
+    with pytest.raises(ValueError, match=r"stream 1: frames must have 1, 3 or 4 channels"):
+        ms.step({0: np.zeros((40, 40, 3), np.uint8), 1: np.zeros((40, 40, 2), np.uint8)})
+    assert list(ms.t_index) == [0, 0] and ms.steps == 0     # nothing moved
 
 
 def test_next_tick_drops_ended_and_failed_sources():
