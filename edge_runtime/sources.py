@@ -18,8 +18,11 @@ Sampling: one *sampled frame* every ``seconds_per_step``. Files and ``synthetic:
 their own timestamps (frame ``i`` has time ``pos_msec`` or ``i / fps``; sample ``k`` at
 ``k · seconds_per_step`` takes the first frame whose time is within half a frame period of it, so
 the nearest frame), independent of the wall clock and of the stream's fps. Live sources sample by
-the wall clock: every frame is grabbed (so the driver's queue never lags), and a frame is taken
-when a step is due.
+the wall clock: a grab thread per source (``grab_thread``, default on) grabs every frame as it
+comes, so the driver's and FFmpeg's queues never fill while a step runs or other streams are
+read, and when a step is due the next frame grabbed is taken (at most one camera frame later).
+Without the thread (``grab_thread=False``) the frames are grabbed by the caller between steps:
+fine for one source, but several read in turn fall behind their queues.
 
 A sampled frame the pipeline will not look at (covered by a skip: ``need()`` returns False) is
 grabbed but never decoded (``grab()`` without ``retrieve()``), never converted, never resized.
@@ -50,6 +53,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -313,7 +317,8 @@ class CaptureSource(FrameSource):
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  log: Callable[[str], None] | None = None, quiet: bool = False,
-                 decode_threads: int | None = None, capture_size: tuple[int, int] | None = None) -> None:
+                 decode_threads: int | None = None, capture_size: tuple[int, int] | None = None,
+                 grab_thread: bool = True) -> None:
         super().__init__(seconds_per_step)
         self.quiet = bool(quiet)
         if decode_threads is not None and int(decode_threads) < 0:
@@ -324,6 +329,8 @@ class CaptureSource(FrameSource):
         self.live = self.kind != "file"
         self.capture_size = check_capture_size(capture_size, self.uri, self.kind)
         self.delivered_size: tuple[int, int] | None = None   # what the camera agreed to, (W, H)
+        self.grab_thread = bool(grab_thread) and self.live
+        self._grabber: _Grabber | None = None
         self.open_tries = max(1, int(open_tries))
         self.reconnect_tries = max(0, int(reconnect_tries))
         self.backoff_s = float(backoff_s)
@@ -488,6 +495,12 @@ class CaptureSource(FrameSource):
                           f"failed; check the camera/stream and restart")
 
     def close(self) -> None:
+        g, self._grabber = self._grabber, None
+        if g is not None and not g.shutdown():
+            # the thread is stuck in grab() on a dead stream: releasing the capture under it
+            # could crash OpenCV; the daemon thread and its capture go with the process
+            self.cap = None
+            return
         if self.cap is not None:
             self.cap.release()
             self.cap = None
@@ -506,7 +519,7 @@ class CaptureSource(FrameSource):
         if self.cap is None:
             raise SourceError(f"{self.uri}: source is closed")
         if self.live:
-            return self._live_frames(need)
+            return self._threaded_frames(need) if self.grab_thread else self._live_frames(need)
         return self._file_frames(need)
 
     def _file_frames(self, need: Callable[[], bool] | None) -> Iterator[SampledFrame]:
@@ -553,6 +566,32 @@ class CaptureSource(FrameSource):
             yield SampledFrame(k, target, frame, dt, idx, pts)
             k += 1
 
+    def _threaded_frames(self, need: Callable[[], bool] | None) -> Iterator[SampledFrame]:
+        """Live sampling with a grab thread (:class:`_Grabber`): wait until a step is due, then
+        take the next frame the camera sends, decoded when ``need()`` says so."""
+        if self._grabber is not None:
+            raise SourceError(f"{self.uri}: frames() is already being read")
+        start = self.clock()
+        g = self._grabber = _Grabber(self, start)
+        due = 0.0
+        k = 0
+        try:
+            while True:
+                now = self.clock() - start
+                if now + 1e-4 < due:
+                    self.sleep(due - now)
+                frame, dt, idx, t = g.take(need is None or need())
+                yield SampledFrame(k, t, frame, dt, idx, t)
+                k += 1
+                due += self.sps
+                now = self.clock() - start
+                if now > due + self.sps:  # more than a step behind: drop the missed slots
+                    due = now
+        finally:
+            if self._grabber is g:
+                self._grabber = None
+                g.shutdown()
+
     def _live_frames(self, need: Callable[[], bool] | None) -> Iterator[SampledFrame]:
         start = self.clock()
         due = 0.0
@@ -585,6 +624,69 @@ class CaptureSource(FrameSource):
             d.update(capture_size=list(self.capture_size),
                      delivered_size=None if self.delivered_size is None else list(self.delivered_size))
         return d
+
+
+class _Grabber:
+    """A live capture read on its own thread. Every frame is grabbed as the source sends it, so
+    neither the driver's queue nor FFmpeg's fills while the pipeline runs a step or reads other
+    streams (several live sources read in turn on one thread would each fall further behind);
+    a frame is decoded only when the consumer asks (``take``): the next one grabbed after asking.
+    The capture is touched by this thread alone (OpenCV captures are not thread-safe);
+    reconnects run here too, and their final ``SourceError`` reaches the consumer."""
+
+    def __init__(self, src: "CaptureSource", start: float) -> None:
+        self.src, self.start = src, start
+        self.cond = threading.Condition()
+        self.want: bool | None = None    # a frame is asked for (decoded when True)
+        self.result: tuple | None = None
+        self.error: BaseException | None = None
+        self.stopping = False
+        self.idx = -1
+        self.thread = threading.Thread(target=self._run, name=f"arnet-grab {src.uri}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        src = self.src
+        try:
+            while not self.stopping:
+                if not src.cap.grab():
+                    if self.stopping:
+                        return
+                    src._reconnect()   # raises SourceError once it gives up
+                    continue
+                self.idx += 1
+                src.grabbed += 1
+                t = src.clock() - self.start
+                want = self.want
+                if want is None:
+                    continue           # grabbed, never decoded
+                frame = dt = None
+                if want:
+                    frame, dt = src._retrieve(f"{src.uri} frame {self.idx}")
+                with self.cond:
+                    self.result, self.want = (frame, dt, self.idx, t), None
+                    self.cond.notify_all()
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            with self.cond:
+                self.error = e
+                self.cond.notify_all()
+
+    def take(self, decode: bool) -> tuple:
+        """(frame or None, decode ms or None, source index, seconds since start) of the next frame."""
+        with self.cond:
+            self.result, self.want = None, bool(decode)
+            while self.result is None and self.error is None:
+                self.cond.wait(0.2)
+            if self.result is None:
+                raise self.error
+            r, self.result = self.result, None
+            return r
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        """Stop the thread; False when it did not end within ``timeout`` (blocked in grab())."""
+        self.stopping = True
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
 
 
 # =============================================================================== factory

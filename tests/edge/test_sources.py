@@ -227,7 +227,7 @@ def test_camera_disappearing_reconnects_with_backoff_then_gives_up():
     clock = iter(range(10_000))
     src = CaptureSource("0", 1.0, kind="camera", reconnect_tries=3, backoff_s=0.5, backoff_max_s=1.5,
                         capture_factory=lambda: caps.pop(0), sleep=sleeps.append, log=logs.append,
-                        clock=lambda: float(next(clock)))
+                        clock=lambda: float(next(clock)), grab_thread=False)
     got = []
     with pytest.raises(SourceError, match="3 reconnect attempt"):
         for sf in src.frames():
@@ -255,7 +255,7 @@ def test_live_source_paces_by_the_wall_clock_and_skips_decoding():
 
     cap.retrieve = spy
     src = CaptureSource("0", 0.5, kind="camera", capture_factory=lambda: cap, clock=clock,
-                        reconnect_tries=0)
+                        reconnect_tries=0, grab_thread=False)
     need = iter([True, False] * 50)
     got = []
     with pytest.raises(SourceError):
@@ -310,7 +310,8 @@ def test_capture_size_is_asked_of_cameras_and_a_rounded_mode_is_reported_once():
     assert src.describe()["capture_size"] == [640, 480] and src.describe()["delivered_size"] == [640, 480]
     caps, logs = [SizedCap(n=2), SizedCap(n=2)], []
     src = CaptureSource("/dev/video0", 0.25, kind="v4l2", capture_factory=lambda: caps.pop(0),
-                        capture_size=(600, 400), log=logs.append, sleep=lambda s: None, reconnect_tries=1)
+                        capture_size=(600, 400), log=logs.append, sleep=lambda s: None, reconnect_tries=1,
+                        grab_thread=False)
     with pytest.raises(SourceError):
         list(src.frames())   # 2 frames, reconnect (the same size asked again), 2 frames, gone
     assert src.delivered_size == (640, 480) and src.reconnects == 1
@@ -329,3 +330,102 @@ def test_capture_size_names_what_is_wrong(small_video):
     with pytest.raises(SourceError, match=r"synthetic://bars: a capture size applies to cameras"):
         open_source("synthetic://bars", 0.25, capture_size=(640, 480))
     assert "width=640, height=480" in csi_pipeline(0, 640, 480)
+
+
+# ------------------------------------------------------------------------------ grab thread
+class LiveCam:
+    """A camera sending a frame every 1/fps s into an unbounded queue (what FFmpeg does with an RTSP
+    stream): grab() takes the oldest queued frame, or waits for the next one; a retrieved frame
+    carries its number. ``dies_after`` frames, grab() fails."""
+
+    def __init__(self, fps=200.0, dies_after=None):
+        self.t0, self.period, self.dies_after = time.monotonic(), 1.0 / fps, dies_after
+        self.taken, self.retrieved, self.opened = 0, 0, True
+
+    def isOpened(self):
+        return self.opened
+
+    def set(self, *a):
+        return True
+
+    def get(self, prop):
+        return 1.0 / self.period
+
+    def grab(self):
+        if self.dies_after is not None and self.taken >= self.dies_after:
+            return False
+        wait = self.t0 + self.taken * self.period - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.taken += 1
+        return True
+
+    def retrieve(self):
+        self.retrieved += 1
+        return True, np.full((6, 8, 3), (self.taken - 1) % 256, np.uint8)
+
+    def age(self, idx):
+        """Seconds since frame ``idx`` was sent."""
+        return time.monotonic() - (self.t0 + idx * self.period)
+
+    def release(self):
+        self.opened = False
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_two_live_sources_stay_fresh_with_grab_threads(threaded):
+    """Two 200 fps cameras sampled every 50 ms, read in turn as ``live.py`` does with several
+    sources, with a 20 ms step after each tick. With grab threads every sampled frame is at most a
+    few frame periods old; read in turn on one thread, the second camera's queue grows by ~9
+    frames a tick and its frames age without bound (what the threads are for)."""
+    from edge_runtime.multistream import next_tick
+    cams = [LiveCam(), LiveCam()]
+    srcs = [CaptureSource(str(i), 0.05, kind="camera", capture_factory=lambda c=c: c, grab_thread=threaded)
+            for i, c in enumerate(cams)]
+    gens = {i: s.frames() for i, s in enumerate(srcs)}
+    ages = {0: [], 1: []}
+    for _ in range(16):
+        for i, sf in next_tick(gens).items():
+            ages[i].append(cams[i].age(sf.source_index))
+            assert sf.frame is not None and sf.frame[0, 0, 0] == sf.source_index % 256
+        time.sleep(0.02)                                   # the tick's inference
+    for s in srcs:
+        s.close()
+    worst = max(max(ages[0][4:]), max(ages[1][4:]))
+    if threaded:
+        assert worst < 0.1, ages
+        assert all(s._grabber is None for s in srcs)
+    else:
+        assert ages[1][-1] > 0.3 and ages[1][-1] > ages[1][4] + 0.2, ages
+
+
+def test_grab_thread_decodes_only_asked_frames_and_hands_over_the_final_error():
+    logs = []
+    caps = [LiveCam(dies_after=40), FakeCap(opened=False)]
+    cam = caps[0]
+    src = CaptureSource("rtsp://cam/1", 0.02, kind="network", capture_factory=lambda: caps.pop(0),
+                        reconnect_tries=1, backoff_s=0.001, log=logs.append)
+    need = iter([True, False, False] * 100)
+    got = []
+    with pytest.raises(SourceError, match="rtsp://cam/1: the source stopped delivering frames"):
+        for sf in src.frames(lambda: next(need)):
+            got.append(sf)
+    src.close()
+    assert 3 <= len(got) < 40 and src.reconnects == 0 and len(logs) == 1 and "reconnecting" in logs[0]
+    asked = sum(1 for sf in got if sf.frame is not None)
+    assert [sf.frame is not None for sf in got] == [k % 3 == 0 for k in range(len(got))]
+    assert cam.retrieved == asked == src.decoded and src.grabbed == 40
+    assert all(b.source_index > a.source_index for a, b in zip(got, got[1:]))
+
+
+def test_a_grab_thread_stops_when_the_source_closes():
+    cam = LiveCam(fps=500.0)
+    src = CaptureSource("0", 0.01, kind="camera", capture_factory=lambda: cam)
+    it = src.frames()
+    assert next(it).frame is not None
+    th = src._grabber.thread
+    assert th.is_alive()
+    src.close()
+    assert not th.is_alive() and not cam.opened
+    with pytest.raises(SourceError, match="closed"):
+        src.frames()
