@@ -429,3 +429,20 @@ def test_a_grab_thread_stops_when_the_source_closes():
     assert not th.is_alive() and not cam.opened
     with pytest.raises(SourceError, match="closed"):
         src.frames()
+
+
+def test_grab_threads_do_not_outlive_their_sources():
+    """Twenty live sources opened, read and closed (or dropped mid-read): no thread is left."""
+    import threading
+    before = threading.active_count()
+    for k in range(20):
+        src = CaptureSource("0", 0.005, kind="camera", capture_factory=lambda: LiveCam(fps=1000.0))
+        it = src.frames()
+        for _ in range(3):
+            next(it)
+        if k % 2:
+            src.close()
+        else:
+            it.close()        # the generator ends first (a consumer that stopped reading)
+            src.close()
+    assert threading.active_count() == before
