@@ -676,6 +676,8 @@ class _Grabber:
         with self.cond:
             self.result, self.want = None, bool(decode)
             while self.result is None and self.error is None:
+                if self.stopping or not self.thread.is_alive():
+                    raise SourceError(f"{self.src.uri}: source is closed")
                 self.cond.wait(0.2)
             if self.result is None:
                 raise self.error

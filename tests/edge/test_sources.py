@@ -428,6 +428,8 @@ def test_a_grab_thread_stops_when_the_source_closes():
     src.close()
     assert not th.is_alive() and not cam.opened
     with pytest.raises(SourceError, match="closed"):
+        next(it)                                   # a reader left over after close() is told so
+    with pytest.raises(SourceError, match="closed"):
         src.frames()
 
 
