@@ -359,6 +359,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                              window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                              backends=base.models, resize_workers=args.resize_workers,
                              target_fps=args.target_fps, target_mw=args.target_mw, power=power)
+    ms.warm()   # batch engines (LiteRT interpreters, CUDA graphs) made now, not in the first ticks
     view = Display(args, f"AR-Net Edge - {base.manifest.name} - {len(uris)} streams", 1.0 / base.seconds_per_step)
     headless, draw = view.headless, view.draws
     last_rgb: dict[int, Any] = {}
