@@ -583,10 +583,7 @@ class CaptureSource(FrameSource):
                 frame, dt, idx, t = g.take(need is None or need())
                 yield SampledFrame(k, t, frame, dt, idx, t)
                 k += 1
-                due += self.sps
-                now = self.clock() - start
-                if now > due + self.sps:  # more than a step behind: drop the missed slots
-                    due = now
+                due = self._next_due(due, start)
         finally:
             if self._grabber is g:
                 self._grabber = None
@@ -611,10 +608,13 @@ class CaptureSource(FrameSource):
                 frame, dt = self._retrieve(f"{self.uri} frame {idx}")
             yield SampledFrame(k, now, frame, dt, idx, now)
             k += 1
-            due += self.sps
-            now = self.clock() - start
-            if now > due + self.sps:  # more than a step behind: drop the missed slots
-                due = now
+            due = self._next_due(due, start)
+
+    def _next_due(self, due: float, start: float) -> float:
+        """The next step's time; more than a step behind, the missed slots are dropped."""
+        due += self.sps
+        now = self.clock() - start
+        return now if now > due + self.sps else due
 
     def describe(self) -> dict:
         d = super().describe()
