@@ -218,3 +218,28 @@ def test_the_budget_updates_once_per_tick_with_the_tick_rate_and_power():
     assert ms.measured_fps is not None and ms.measured_fps < 1000.0 / 50.0   # decode counted
     assert evs[0].energy_mj == pytest.approx(1500.0 * 0.25 * 39)
     assert ms.energy.summary()["frames"] == 80
+
+
+def test_host_tick_benchmark_runs_and_reports_each_row(fake_model_dir, tmp_path, capsys):
+    """scripts/bench_host_tick.py on a manifest alone: one row per frame size x streams x threads,
+    with the policy's actions in the asked shares; an unknown action is named."""
+    import importlib.util
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_host_tick.py"
+    spec = importlib.util.spec_from_file_location("bench_host_tick", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "host.json"
+    assert mod.main(["--model", str(fake_model_dir), "--streams", "1,3", "--frame", "64x48,96x96",
+                     "--workers", "1,2", "--mix", "res48=0.5,skip2=0.5", "--ticks", "20", "--repeat", "2",
+                     "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["frame"], r["streams"], r["resize_workers"]) for r in rows] == \
+        [(f, b, w) for f in ("64x48", "96x96") for b in (1, 3) for w in (1, 2)]
+    assert all(r["adaptive_ms"] > 0 and r["uniform_ms"] > 0 and len(r["rounds_ms"]) == 2 for r in rows)
+    assert "adaptive ms" in capsys.readouterr().out
+    plan = mod.parse_mix("res48=0.5,skip2=0.25", ["res64", "res48", "skip2"])
+    assert sorted(plan) == [1] * 50 + [2] * 25
+    with pytest.raises(SystemExit, match="unknown action 'res9'; valid choices: res64, res48"):
+        mod.parse_mix("res9=1", ["res64", "res48"])
