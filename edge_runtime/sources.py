@@ -274,7 +274,7 @@ def check_capture_size(size: Any, uri: str, kind: str) -> tuple[int, int] | None
     """A capture size is asked of cameras only (files and streams come at their own size)."""
     if size is None:
         return None
-    w, h = parse_size(size, "capture size") if isinstance(size, str) else (int(size[0]), int(size[1]))
+    w, h = int(size[0]), int(size[1])
     if min(w, h) < 1:
         raise ValueError(f"capture size must be positive, got {w}x{h}")
     if kind not in CAPTURE_SIZE_KINDS:

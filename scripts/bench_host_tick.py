@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from edge_runtime.manifest import load_manifest  # noqa: E402
-from edge_runtime.multistream import MultiStreamPipeline  # noqa: E402
+from edge_runtime.multistream import MultiStreamPipeline, default_resize_workers  # noqa: E402
 from edge_runtime.pipeline import action_names  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     print(f"{'frame':>10} {'B':>3} {'workers':>7} {'adaptive ms':>12} {'uniform ms':>11} {'ratio':>6}")
     for (wh, B, wk), r in runs.items():
         ad, un = (float(np.median([x[j] for x in r])) for j in (0, 1))
-        got = MultiStreamPipeline(man, B, backend="fake", resize_workers=wk or None).resizer.workers
+        got = wk or default_resize_workers(B)
         rows.append({"frame": wh, "streams": B, "resize_workers": got, "adaptive_ms": ad, "uniform_ms": un,
                      "ratio": ad / un, "rounds_ms": r})
         print(f"{wh:>10} {B:>3} {got:>7} {ad:>12.3f} {un:>11.3f} {ad / un:>6.2f}")
