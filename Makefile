@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 EDGE_PY := $(EDGE_VENV)/bin/python
 LITERT_PY := $(LITERT_VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check -q
+# pip install with download retries and resume (scripts/pip_install.sh): PIP PYTHON ARGS...
+PIP := bash scripts/pip_install.sh
 export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
@@ -21,19 +23,19 @@ help:
 	@echo "make bench         edge benchmark on the demo model (after make demo)"
 
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: requirements.txt requirements-nodeps.txt pyproject.toml
+$(VENV)/.stamp: requirements.txt requirements-nodeps.txt pyproject.toml scripts/pip_install.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -r requirements.txt
-	$(PY) -m pip install $(PIP_FLAGS) --no-deps -r requirements-nodeps.txt
-	$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
+	$(PIP) $(PY) $(PIP_FLAGS) --upgrade pip
+	$(PIP) $(PY) $(PIP_FLAGS) -r requirements.txt
+	$(PIP) $(PY) $(PIP_FLAGS) --no-deps -r requirements-nodeps.txt
+	$(PIP) $(PY) $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
 
 # The torch-free device venv CI tests: numpy < 2 + tflite_runtime (the JetPack path).
 venv-edge: $(EDGE_VENV)/.stamp
-$(EDGE_VENV)/.stamp: requirements-edge-legacy.txt
+$(EDGE_VENV)/.stamp: requirements-edge-legacy.txt scripts/pip_install.sh
 	test -x $(EDGE_PY) || $(PYTHON) -m venv $(EDGE_VENV)
-	$(EDGE_PY) -m pip install $(PIP_FLAGS) -r requirements-edge-legacy.txt pytest==9.2.0
+	$(PIP) $(EDGE_PY) $(PIP_FLAGS) -r requirements-edge-legacy.txt pytest==9.2.0
 	touch $@
 
 TEST_ARTIFACTS := build/test_artifacts
@@ -41,9 +43,9 @@ SOURCES := $(shell find train convert edge_runtime -name '*.py' 2>/dev/null)
 
 # The device venv from requirements-edge.txt itself (LiteRT + numpy 2, Raspberry Pi OS / laptops).
 venv-edge-litert: $(LITERT_VENV)/.stamp
-$(LITERT_VENV)/.stamp: requirements-edge.txt
+$(LITERT_VENV)/.stamp: requirements-edge.txt scripts/pip_install.sh
 	test -x $(LITERT_PY) || $(PYTHON) -m venv $(LITERT_VENV)
-	$(LITERT_PY) -m pip install $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
+	$(PIP) $(LITERT_PY) $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
 	touch $@
 
 test: test-desktop test-edge test-edge-litert android-test

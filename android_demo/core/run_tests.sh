@@ -73,9 +73,12 @@ if [ -z "${KOTLINC:-}" ]; then
     command -v npm >/dev/null 2>&1 || die "npm not found (needed for kotlin-compiler@$KOTLIN_VERSION; or set KOTLINC=/path/to/kotlinc-jvm)"
     say "installing kotlin-compiler@$KOTLIN_VERSION (npm) into android_demo/.tools"
     mkdir -p "$TOOLS"
-    npm install --prefix "$TOOLS" --no-audit --no-fund --no-save --silent "kotlin-compiler@$KOTLIN_VERSION" >/dev/null 2>&1 \
-      || npm install --prefix "$TOOLS" --no-audit --no-fund --no-save "kotlin-compiler@$KOTLIN_VERSION" \
-      || die "npm install kotlin-compiler@$KOTLIN_VERSION failed"
+    # Three tries with backoff (a dropped download should not fail CI); the last one shows npm's output.
+    NPM_FLAGS=(--prefix "$TOOLS" --no-audit --no-fund --no-save --fetch-retries 5 "kotlin-compiler@$KOTLIN_VERSION")
+    npm install --silent "${NPM_FLAGS[@]}" >/dev/null 2>&1 \
+      || { sleep 15; npm install --silent "${NPM_FLAGS[@]}" >/dev/null 2>&1; } \
+      || { sleep 30; npm install "${NPM_FLAGS[@]}"; } \
+      || die "npm install kotlin-compiler@$KOTLIN_VERSION failed three times"
   fi
   KOTLINC="$KHOME/bin/kotlinc-jvm"
   STDLIB="$KHOME/lib/kotlin-stdlib.jar"
