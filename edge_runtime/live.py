@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import time  # noqa: E402
 from typing import Any, Sequence  # noqa: E402
 
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N sampled frames")
     ap.add_argument("--json-out", default=None, metavar="FILE", help="write the summary JSON here")
     ap.add_argument("--reconnect", type=int, default=5, help="reconnect attempts for live sources")
+    ap.add_argument("--stream-timeout", type=float, default=5.0, metavar="S",
+                    help="network streams (rtsp://, http://): give up a connect or a read after S "
+                         "seconds, then reconnect (FFmpeg's own wait is 30 s)")
     ap.add_argument("--input-size", type=_size_arg, default=None, metavar="WxH",
                     help="ask the camera(s) for this capture size, e.g. 640x480 (cameras and csi:// "
                          "only; a small mode saves the host the resize of big frames)")
@@ -266,13 +270,11 @@ def live(args: argparse.Namespace) -> int:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     if args.window is not None and args.window < 1:
         raise UsageError(f"--window must be >= 1, got {args.window}")
-    if args.decode_threads is not None and args.decode_threads < 0:
-        raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
+    opts = source_options(args)
     power = budget_power(args)
     pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
-    source = open_source(sources[0], pipe.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
-                         decode_threads=args.decode_threads, capture_size=args.input_size)
+    source = open_source(sources[0], pipe.seconds_per_step, **opts)
     view = Display(args, f"AR-Net Edge - {pipe.manifest.name}", 1.0 / pipe.seconds_per_step)
     headless = view.headless
     import cv2
@@ -323,6 +325,16 @@ def live(args: argparse.Namespace) -> int:
     return 0
 
 
+def source_options(args: argparse.Namespace) -> dict:
+    """``open_source`` keywords from the flags, checked before any model loads."""
+    if args.decode_threads is not None and args.decode_threads < 0:
+        raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
+    if not (math.isfinite(args.stream_timeout) and args.stream_timeout > 0):
+        raise UsageError(f"--stream-timeout must be a positive number of seconds, got {args.stream_timeout}")
+    return dict(reconnect_tries=args.reconnect, quiet=True, decode_threads=args.decode_threads,
+                capture_size=args.input_size, stream_timeout_s=args.stream_timeout)
+
+
 def budget_power(args: argparse.Namespace) -> Any:
     """Check --target-fps / --target-mw; the device's PowerMonitor (None with --no-power)."""
     for k in ("target_fps", "target_mw"):
@@ -346,13 +358,14 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     from edge_runtime.multistream import MultiStreamPipeline, next_tick
     from edge_runtime.sources import open_source
     from edge_runtime.telemetry import LatencyStats
-    for k in ("max_steps", "window", "decode_threads", "resize_workers"):
+    for k in ("max_steps", "window", "resize_workers"):
         v = getattr(args, k)
-        lo = 0 if k in ("max_steps", "decode_threads") else 1
+        lo = 0 if k == "max_steps" else 1
         if v is not None and v < lo:
             raise UsageError(f"--{k.replace('_', '-')} must be >= {lo}, got {v}")
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
+    opts = source_options(args)
     power = budget_power(args)
     base = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold)
     ms = MultiStreamPipeline(base.manifest, len(uris), backend=base.backend_name, precision=base.precision,
@@ -373,8 +386,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     t_start = time.perf_counter()
     try:
         for u in uris:   # every source must open: a bad URI is a usage error before anything runs
-            srcs.append(open_source(u, base.seconds_per_step, reconnect_tries=args.reconnect, quiet=True,
-                                    decode_threads=args.decode_threads, capture_size=args.input_size))
+            srcs.append(open_source(u, base.seconds_per_step, **opts))
         gens = {i: s.frames(lambda i=i: ms.needs_frame(i)) for i, s in enumerate(srcs)}
         while gens and (args.max_steps is None or ms.steps < args.max_steps):
             tick = next_tick(gens, errors)

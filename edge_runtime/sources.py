@@ -318,7 +318,7 @@ class CaptureSource(FrameSource):
                  sleep: Callable[[float], None] = time.sleep,
                  log: Callable[[str], None] | None = None, quiet: bool = False,
                  decode_threads: int | None = None, capture_size: tuple[int, int] | None = None,
-                 grab_thread: bool = True) -> None:
+                 grab_thread: bool = True, stream_timeout_s: float | None = 5.0) -> None:
         super().__init__(seconds_per_step)
         self.quiet = bool(quiet)
         if decode_threads is not None and int(decode_threads) < 0:
@@ -326,6 +326,11 @@ class CaptureSource(FrameSource):
         self.decode_threads = int(decode_threads) if decode_threads else None
         self.uri = str(uri)
         self.kind = kind or classify_uri(self.uri)
+        if stream_timeout_s is not None and not (math.isfinite(stream_timeout_s) and stream_timeout_s > 0):
+            raise ValueError(f"stream_timeout_s must be a positive number of seconds (or None for "
+                             f"FFmpeg's 30 s), got {stream_timeout_s}")
+        # network streams only: FFmpeg gives up a connect or a read after this long (then reconnect)
+        self.stream_timeout_s = float(stream_timeout_s) if stream_timeout_s and self.kind == "network" else None
         self.live = self.kind != "file"
         self.capture_size = check_capture_size(capture_size, self.uri, self.kind)
         self.delivered_size: tuple[int, int] | None = None   # what the camera agreed to, (W, H)
@@ -372,7 +377,7 @@ class CaptureSource(FrameSource):
                 pipe = pipe.rstrip().rstrip("!") + " ! appsink drop=1 max-buffers=1"
             return lambda: cv2.VideoCapture(pipe, cv2.CAP_GSTREAMER)
         if kind == "network":
-            return self._ffmpeg_opener(uri, cv2.CAP_FFMPEG)
+            return self._ffmpeg_opener(uri, cv2.CAP_FFMPEG, self.stream_timeout_s)
         # file
         path = uri[len("file://"):] if uri.lower().startswith("file://") else uri
         p = Path(path)
@@ -384,21 +389,29 @@ class CaptureSource(FrameSource):
         self.path = p
         return self._ffmpeg_opener(str(p), cv2.CAP_ANY)
 
-    def _ffmpeg_opener(self, target: str, api: int) -> Callable[[], Any]:
+    def _ffmpeg_opener(self, target: str, api: int, timeout_s: float | None = None) -> Callable[[], Any]:
         """Open ``target``; with ``decode_threads`` through FFmpeg with that many decoder threads
-        (``CAP_PROP_N_THREADS``), falling back to the default open where FFmpeg cannot."""
+        (``CAP_PROP_N_THREADS``), falling back to the default open where FFmpeg cannot (files).
+        ``timeout_s`` (network streams) bounds FFmpeg's connect and each read
+        (``CAP_PROP_OPEN/READ_TIMEOUT_MSEC``; FFmpeg's own default is 30 s): a stalled stream's
+        ``grab()`` then returns False and the source reconnects."""
         import cv2
-        n = self.decode_threads
-        if not n:
+        params: list[int] = []
+        if self.decode_threads:
+            params += [cv2.CAP_PROP_N_THREADS, self.decode_threads]
+        if timeout_s:
+            ms = max(1, int(round(timeout_s * 1000)))
+            params += [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        if not params:
             return lambda: cv2.VideoCapture(target, api)
 
-        def open_with_threads() -> Any:
-            cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, n])
-            if cap.isOpened():
-                return cap
+        def open_with_params() -> Any:
+            cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+            if cap.isOpened() or api == cv2.CAP_FFMPEG:
+                return cap     # a stream that timed out is not tried again without its timeout
             cap.release()
             return cv2.VideoCapture(target, api)
-        return open_with_threads
+        return open_with_params
 
     def _open_once(self) -> Any:
         import cv2
@@ -462,6 +475,8 @@ class CaptureSource(FrameSource):
         if self.kind == "file":
             raise SourceError(f"{self.uri}: cannot open the video file (corrupt, truncated or an "
                               f"unsupported codec){extra}")
+        if self.stream_timeout_s:
+            extra += f" (each attempt waited up to {self.stream_timeout_s:g} s for the stream)"
         raise SourceError(f"{self.uri}: cannot open the {what} after {tries} attempt(s){extra}; "
                           f"check that it is connected and not used by another program")
 
@@ -474,16 +489,21 @@ class CaptureSource(FrameSource):
         if not math.isfinite(self.fps) or self.fps < 0 or self.fps > 1000:
             self.fps = 0.0
 
-    def _reconnect(self) -> None:
-        """The live stream stopped: reopen with exponential backoff, or raise."""
+    def _reconnect(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        """The live stream stopped: reopen with exponential backoff, or raise. ``stopping`` (the
+        grab thread's) ends the attempts once the source is being closed."""
         if self.cap is not None:
             self.cap.release()
             self.cap = None
         for attempt in range(self.reconnect_tries):
+            if stopping():
+                raise SourceError(f"{self.uri}: source is closed")
             delay = self._backoff(attempt)
             self.log(f"[arnet-edge] {self.uri}: stream lost; reconnecting in {delay:.2f}s "
                      f"(attempt {attempt + 1}/{self.reconnect_tries})")
             self.sleep(delay)
+            if stopping():
+                raise SourceError(f"{self.uri}: source is closed")
             cap = self._open_once()
             if cap is not None:
                 self.cap = cap
@@ -620,6 +640,8 @@ class CaptureSource(FrameSource):
         d = super().describe()
         d.update(kind=self.kind, fps=self.fps, reconnects=self.reconnects,
                  decode_threads=self.decode_threads)
+        if self.stream_timeout_s:
+            d.update(stream_timeout_s=self.stream_timeout_s)
         if self.capture_size is not None:
             d.update(capture_size=list(self.capture_size),
                      delivered_size=None if self.delivered_size is None else list(self.delivered_size))
@@ -652,7 +674,7 @@ class _Grabber:
                 if not src.cap.grab():
                     if self.stopping:
                         return
-                    src._reconnect()   # raises SourceError once it gives up
+                    src._reconnect(lambda: self.stopping)   # raises SourceError once it gives up
                     continue
                 self.idx += 1
                 src.grabbed += 1
@@ -684,10 +706,11 @@ class _Grabber:
             r, self.result = self.result, None
             return r
 
-    def shutdown(self, timeout: float = 2.0) -> bool:
-        """Stop the thread; False when it did not end within ``timeout`` (blocked in grab())."""
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop the thread; False when it did not end within ``timeout`` (blocked in grab()).
+        The default waits 2 s more than a network stream's timeout, which bounds its grab()."""
         self.stopping = True
-        self.thread.join(timeout)
+        self.thread.join(2.0 + (self.src.stream_timeout_s or 0.0) if timeout is None else timeout)
         return not self.thread.is_alive()
 
 
@@ -697,7 +720,8 @@ def open_source(uri: Any, seconds_per_step: float, **kw: Any) -> FrameSource:
 
     Keyword arguments go to :class:`CaptureSource` (``open_tries``, ``reconnect_tries``,
     ``backoff_s``, ``backoff_max_s``, ``capture_factory``, ``clock``, ``sleep``, ``log``,
-    ``decode_threads``, ``capture_size`` (W, H): cameras only) or to :class:`SyntheticSource`
+    ``decode_threads``, ``capture_size`` (W, H): cameras only, ``stream_timeout_s``: network
+    streams only) or to :class:`SyntheticSource`
     (``clock``, ``sleep``)."""
     s = str(uri).strip()
     if not s:

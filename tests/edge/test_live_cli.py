@@ -150,6 +150,11 @@ def test_bad_numbers(capsys, fake_model_dir):
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--decode-threads", -1,
                             "--headless", "--source", "synthetic://")
     assert_clean_error(rc, err, "--decode-threads must be >= 0")
+    for bad in ("0", "nan"):                       # one stream and several: checked before loading
+        for extra in ((), ("--source", "synthetic://")):
+            rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--stream-timeout",
+                                    bad, "--headless", "--source", "synthetic://", *extra)
+            assert_clean_error(rc, err, f"--stream-timeout must be a positive number of seconds, got {bad}")
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--input-size", "640x480",
                             "--headless", "--source", "synthetic://")
     assert_clean_error(rc, err, "synthetic://: a capture size applies to cameras")
