@@ -13,12 +13,17 @@ baseline, measured ms per GMAC per network and energy where the device reports p
 ``--json-out`` writes that summary to a file. Bad inputs (manifest, artifacts, backend,
 precision, source) print one message on stderr and exit with status 2.
 
+A source that fails for good after the run has started (a camera or stream gone after its
+reconnect attempts) ends the run with its message on stderr, the summary of the steps made so far
+(stdout, ``--json-out``; its ``error`` says why) and exit status 3, so a supervisor can restart it.
+
 Several ``--source`` (``--source cam0 --source rtsp://… --source clip.mp4``) run as streams of one
 batched ``edge_runtime.multistream.MultiStreamPipeline``: the window (and ``--record``) shows a
 grid with one overlaid cell per stream; headless, each JSON line carries its ``stream``; the
 summary has one entry per stream and the per-tick latency. A stream whose source
 ends, or fails for good (a camera gone after its reconnect attempts), drops out with a message on
-stderr and an ``error`` in its summary; the run ends with the last one.
+stderr and an ``error`` in its summary; the run ends with the last one, with exit status 3 when a
+stream failed.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import time  # noqa: E402
 from typing import Any, Sequence  # noqa: E402
 
 EXIT_BAD_INPUT = 2
+EXIT_SOURCE_LOST = 3   # a source failed for good mid-run; the summary was still written
 PROG = "arnet-live"
 
 
@@ -285,6 +291,8 @@ def live(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     t_last = None
     rate = None  # EMA of the steps actually processed per second (wall clock)
+    lost = None  # why the source stopped for good mid-run
+    from edge_runtime.sources import SourceError
     try:
         for ev_frame in source.frames(pipe.needs_frame):
             if args.max_steps is not None and pipe.steps >= args.max_steps:
@@ -309,11 +317,16 @@ def live(args: argparse.Namespace) -> int:
                     break
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
+    except SourceError as e:
+        if pipe.steps == 0:
+            raise              # nothing ran: a bad source, exit 2
+        lost = str(e)
+        print(f"{PROG}: error: {lost}; summary of the {pipe.steps} steps so far follows", file=sys.stderr)
     finally:
         source.close()
         view.close()
     wall = time.perf_counter() - t_start
-    s = summarize(pipe, source, wall, {"record": args.record})
+    s = summarize(pipe, source, wall, {"record": args.record, "error": lost})
     if headless:
         out.write(json.dumps({"summary": s}) + "\n")
         out.flush()
@@ -322,7 +335,7 @@ def live(args: argparse.Namespace) -> int:
     if args.json_out:
         from edge_runtime.manifest import atomic_write_text
         atomic_write_text(args.json_out, json.dumps(s, indent=2) + "\n")
-    return 0
+    return EXIT_SOURCE_LOST if lost else 0
 
 
 def source_options(args: argparse.Namespace) -> dict:
@@ -454,7 +467,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     if args.json_out:
         from edge_runtime.manifest import atomic_write_text
         atomic_write_text(args.json_out, json.dumps(summary, indent=2) + "\n")
-    return 0
+    return EXIT_SOURCE_LOST if errors else 0
 
 
 def _grid(uris: list, last_rgb: dict, last_ev: dict, per: list, uniform: float):

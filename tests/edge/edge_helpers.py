@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +152,57 @@ def steady_power(mw: float, battery_pct: float | None = None, every_s: float = 0
             self.t += every_s
             return PowerSample(source="steady", mw=mw, battery_pct=battery_pct, t=self.t)
     return PowerMonitor(Steady())
+
+
+class MjpegServer:
+    """Serves ``plan[i]`` to the i-th connection: ``("frames", n)`` sends n JPEGs of gray level
+    40 * (i + 1) then goes silent with the connection open; ``"silent"`` accepts and never answers.
+    Connections beyond the plan are silent."""
+
+    def __init__(self, plan):
+        self.plan = list(plan)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.uri = f"http://127.0.0.1:{self.sock.getsockname()[1]}/cam.mjpg"
+        self.conns = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        i = 0
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            what = self.plan[i] if i < len(self.plan) else "silent"
+            if what != "silent":
+                threading.Thread(target=self._send, args=(c, 40 * (i + 1), what[1]), daemon=True).start()
+            i += 1
+
+    def _send(self, c, gray, n):
+        import cv2
+        ok, jpg = cv2.imencode(".jpg", np.full((48, 64, 3), gray, np.uint8))
+        body = jpg.tobytes()
+        try:
+            c.recv(4096)
+            c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=f\r\n\r\n")
+            for _ in range(n):
+                c.sendall(b"--f\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body)
+                          + body + b"\r\n")
+                time.sleep(0.01)
+        except OSError:
+            pass
+        self.stop.wait()              # silent, connection held open: a stalled camera
+
+    def close(self):
+        self.stop.set()
+        for s in [self.sock, *self.conns]:
+            try:
+                s.close()
+            except OSError:
+                pass

@@ -296,13 +296,70 @@ def test_a_stream_whose_camera_goes_for_good_drops_out(capsys, fake_model_dir, m
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source",
                             "synthetic://bars?frames=300", "--source", "synthetic://noise?frames=300",
                             "--headless", "--no-power", "--max-steps", 20)
-    assert rc == 0, err
+    assert rc == 3, err            # the run went on, but a supervisor learns that a stream was lost
     recs = json_lines(out)
     events, summary = recs[:-1], recs[-1]["summary"]
     assert sum(e["stream"] == 0 for e in events) == 20 and sum(e["stream"] == 1 for e in events) == 5
     assert "stream 1 (synthetic://noise?frames=300) stopped: /dev/video7: camera disconnected" in err
     assert [s["error"] for s in summary["streams"]] == \
         [None, "/dev/video7: camera disconnected; 5 reconnect attempts failed"]
+
+
+def test_a_single_source_lost_mid_run_keeps_its_summary(capsys, fake_model_dir, monkeypatch, tmp_path):
+    """One source that fails for good after 5 steps: stderr says why, the summary of those steps
+    is still printed and written (with the error), exit status 3; failing before any step is a
+    bad source (exit 2)."""
+    from edge_runtime import sources
+
+    real_open = sources.open_source
+    fail_at = {"n": 5}
+
+    def fake_open(uri, *a, **k):
+        src = real_open(uri, *a, **k)
+        inner = src.frames
+
+        def frames(need=None):
+            for k, sf in enumerate(inner(need)):
+                if k == fail_at["n"]:
+                    raise sources.SourceError("rtsp://cam/1: the source stopped delivering frames")
+                yield sf
+        src.frames = frames
+        return src
+
+    monkeypatch.setattr(sources, "open_source", fake_open)
+    out_json = tmp_path / "s.json"
+    args = ("--model", fake_model_dir, "--backend", "fake", "--source", "synthetic://bars?frames=300",
+            "--headless", "--no-power", "--json-out", out_json)
+    rc, out, err = run_main(capsys, *args)
+    assert rc == 3, err
+    recs = json_lines(out)
+    assert len(recs) == 6 and recs[-1]["summary"]["steps"] == 5
+    assert recs[-1]["summary"]["error"] == "rtsp://cam/1: the source stopped delivering frames"
+    assert "arnet-live: error: rtsp://cam/1: the source stopped delivering frames; summary of the 5 " \
+           "steps so far follows" in err and "Traceback" not in err
+    assert json.loads(out_json.read_text())["error"] == recs[-1]["summary"]["error"]
+    fail_at["n"] = 0
+    out_json.unlink()
+    rc, out, err = run_main(capsys, *args)
+    assert_clean_error(rc, err, "rtsp://cam/1: the source stopped delivering frames")
+    assert not out_json.exists()
+
+
+def test_a_network_stream_that_stalls_for_good(capsys, fake_model_dir, tmp_path):
+    """A real MJPEG-over-HTTP stream on loopback sends frames, then goes silent: --stream-timeout
+    notices, one reconnect fails, the run ends with its summary and exit status 3."""
+    from edge_helpers import MjpegServer
+    srv = MjpegServer([("frames", 80)])
+    try:
+        rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", srv.uri,
+                                "--headless", "--no-power", "--stream-timeout", 0.5, "--reconnect", 1)
+    finally:
+        srv.close()
+    assert rc == 3, err
+    summary = json_lines(out)[-1]["summary"]
+    assert summary["steps"] >= 1 and summary["source"]["stream_timeout_s"] == 0.5
+    assert summary["error"].startswith(f"{srv.uri}: the source stopped delivering frames and 1 reconnect")
+    assert "stream lost; reconnecting" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("n_sources", [1, 2])

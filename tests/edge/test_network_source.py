@@ -4,69 +4,13 @@ FFmpeg waits 30 s on a silent stream by default; ``stream_timeout_s`` (``live.py
 --stream-timeout``) bounds the connect and each read, so a stalled camera is noticed, reconnected
 and, when it stays away, reported in seconds. No fakes: OpenCV's FFmpeg reads a socket.
 """
-import socket
 import threading
 import time
 
-import numpy as np
 import pytest
+from edge_helpers import MjpegServer
 
-cv2 = pytest.importorskip("cv2")
-
-from edge_runtime.sources import SourceError, open_source  # noqa: E402
-
-
-class MjpegServer:
-    """Serves ``plan[i]`` to the i-th connection: ``("frames", n)`` sends n JPEGs of gray level
-    40 * (i + 1) then goes silent with the connection open; ``"silent"`` accepts and never answers.
-    Connections beyond the plan are silent."""
-
-    def __init__(self, plan):
-        self.plan = list(plan)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.uri = f"http://127.0.0.1:{self.sock.getsockname()[1]}/cam.mjpg"
-        self.conns = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        i = 0
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            what = self.plan[i] if i < len(self.plan) else "silent"
-            if what != "silent":
-                threading.Thread(target=self._send, args=(c, 40 * (i + 1), what[1]), daemon=True).start()
-            i += 1
-
-    def _send(self, c, gray, n):
-        ok, jpg = cv2.imencode(".jpg", np.full((48, 64, 3), gray, np.uint8))
-        body = jpg.tobytes()
-        try:
-            c.recv(4096)
-            c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=f\r\n\r\n")
-            for _ in range(n):
-                c.sendall(b"--f\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body)
-                          + body + b"\r\n")
-                time.sleep(0.01)
-        except OSError:
-            pass
-        self.stop.wait()              # silent, connection held open: a stalled camera
-
-    def close(self):
-        self.stop.set()
-        for s in [self.sock, *self.conns]:
-            try:
-                s.close()
-            except OSError:
-                pass
+from edge_runtime.sources import SourceError, open_source
 
 
 @pytest.fixture
