@@ -13,6 +13,10 @@ baseline, measured ms per GMAC per network and energy where the device reports p
 ``--json-out`` writes that summary to a file. Bad inputs (manifest, artifacts, backend,
 precision, source) print one message on stderr and exit with status 2.
 
+Ctrl-C and SIGTERM (``systemctl stop``, ``docker stop``) end the run with its summary; the
+``--record`` file grows under a hidden ``.<name>.partial`` name and replaces ``--record`` only when
+finished, so it is always playable and an earlier recording is never half-overwritten.
+
 A source that fails for good after the run has started (a camera or stream gone after its
 reconnect attempts) ends the run with its message on stderr, the summary of the steps made so far
 (stdout, ``--json-out``; its ``error`` says why) and exit status 3, so a supervisor can restart it.
@@ -50,6 +54,19 @@ PROG = "arnet-live"
 
 class UsageError(ValueError):
     """A bad command-line combination (exit 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``systemctl stop``, ``docker stop``, ``kill``): handled like Ctrl-C, so the run
+    still ends with its summary and a playable ``--record`` file."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def stop_reason(e: KeyboardInterrupt) -> str:
+    return "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
 
 
 def _quiet_env() -> None:
@@ -190,11 +207,16 @@ def run_cli(prog: str, body, argv: Sequence[str] | None, parser: argparse.Argume
     """Parse, run ``body(args)``, turn known errors into one stderr line and exit status 2."""
     _quiet_env()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+    installed, old = False, None
+    if threading.current_thread() is threading.main_thread():
+        old, installed = signal.signal(signal.SIGTERM, _on_sigterm), True
     try:
         return int(body(args) or 0)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:   # before the run's loop (loading): nothing to summarise
+        print(f"{prog}: {stop_reason(e)}", file=sys.stderr)
+        return 130 if not isinstance(e, Terminated) else 143
     except known_errors() as e:
         if getattr(args, "debug", False):
             raise
@@ -211,6 +233,9 @@ def run_cli(prog: str, body, argv: Sequence[str] | None, parser: argparse.Argume
         print(f"{prog}: unexpected error: {type(e).__name__}: {e} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 
 # ============================================================================== the run
@@ -315,8 +340,8 @@ def live(args: argparse.Namespace) -> int:
                              uniform_gmacs=pipe.manifest.uniform_cost)
                 if view.show(img):
                     break
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"{PROG}: {stop_reason(e)}; summary follows", file=sys.stderr)
     except SourceError as e:
         if pipe.steps == 0:
             raise              # nothing ran: a bad source, exit 2
@@ -429,8 +454,8 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                 out.flush()
             if draw and view.show(_grid(uris, last_rgb, last_ev, per, base.manifest.uniform_cost)):
                 break
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; summary follows", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"{PROG}: {stop_reason(e)}; summary follows", file=sys.stderr)
     finally:
         for s in srcs:
             s.close()
@@ -501,13 +526,15 @@ class Display:
         self.record, self.title, self.fps = args.record, title, fps
         self.draws = not self.headless or bool(self.record)   # whether images are wanted
         self._writer = None
+        self._partial: Path | None = None   # the recording is written here, renamed on close
 
     def show(self, img_bgr) -> bool:
         """Record and/or display one image; True when the user asked to quit."""
         import cv2
         if self.record:
             if self._writer is None:
-                self._writer = _open_writer(self.record, img_bgr.shape, self.fps)
+                self._partial = _partial_path(self.record)
+                self._writer = _open_writer(self.record, img_bgr.shape, self.fps, self._partial)
             self._writer.write(img_bgr)
         if not self.headless:
             cv2.imshow(self.title, img_bgr)
@@ -515,8 +542,13 @@ class Display:
         return False
 
     def close(self) -> None:
+        """Finish the recording (a released writer's file is playable) and put it in place: an
+        earlier file at ``--record`` is replaced only by a finished one."""
         if self._writer is not None:
             self._writer.release()
+            self._writer = None
+            if self._partial is not None and self._partial.exists():
+                os.replace(self._partial, self.record)
         if not self.headless:
             import cv2
             try:
@@ -525,13 +557,20 @@ class Display:
                 pass
 
 
-def _open_writer(path: str, shape: tuple, fps: float):
+def _partial_path(path: str) -> Path:
+    """Where a recording grows until the run ends: hidden, beside it, same extension (OpenCV
+    picks the container by extension)."""
+    p = Path(path)
+    return p.with_name(f".{p.stem}.partial{p.suffix}")
+
+
+def _open_writer(path: str, shape: tuple, fps: float, target: Path | None = None):
     import cv2
     p = Path(path)
     if p.parent and not p.parent.exists():
         raise UsageError(f"--record {path}: folder {p.parent} does not exist")
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if p.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
-    w = cv2.VideoWriter(str(p), fourcc, max(fps, 1.0), (shape[1], shape[0]))
+    w = cv2.VideoWriter(str(target or p), fourcc, max(fps, 1.0), (shape[1], shape[0]))
     if not w.isOpened():
         raise UsageError(f"--record {path}: cannot write this video (try .mp4 or .avi)")
     return w

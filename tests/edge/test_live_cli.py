@@ -381,3 +381,40 @@ def test_input_size_reaches_every_source(capsys, fake_model_dir, monkeypatch, n_
                             "--no-power", "--max-steps", 3, "--input-size", "320x240", "--quiet")
     assert rc == 0, err
     assert asked == [(u, (320, 240)) for u in uris]
+
+
+@pytest.mark.parametrize("n_sources", [1, 2])
+def test_sigterm_ends_with_the_summary_and_a_playable_recording(fake_model_dir, tmp_path, n_sources):
+    """``systemctl stop`` / ``docker stop`` send SIGTERM: the run stops like Ctrl-C, prints and
+    writes its summary, and finishes the recording, which replaces an earlier file only then."""
+    import signal
+    import subprocess
+    import sys
+
+    import cv2
+    from edge_helpers import ROOT
+    rec, out_json = tmp_path / "run.mp4", tmp_path / "s.json"
+    rec.write_bytes(b"an earlier recording")
+    srcs = ["--source", "synthetic://bars?size=96x72&frames=100000"] * n_sources
+    p = subprocess.Popen([sys.executable, "edge_runtime/live.py", "--model", str(fake_model_dir), "--backend",
+                          "fake", *srcs, "--headless", "--no-power", "--record", str(rec), "--json-out",
+                          str(out_json)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(6 * n_sources):                  # some steps ran (and were recorded)
+            assert p.stdout.readline(), p.stderr.read()
+        assert rec.read_bytes() == b"an earlier recording"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert "arnet-live: terminated (SIGTERM); summary follows" in err and "Traceback" not in err
+    summary = json.loads(out.strip().splitlines()[-1])["summary"]
+    assert json.loads(out_json.read_text()) == summary
+    cap = cv2.VideoCapture(str(rec))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    assert frames >= 5     # the signal may land between the 6th event line and its frame
+    assert [f.name for f in tmp_path.iterdir()] and not list(tmp_path.glob(".*partial*"))
