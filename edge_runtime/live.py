@@ -10,7 +10,8 @@ chosen resolution or skip, fps, ms per stage, GMACs per frame); ``q`` or Esc qui
 ``--headless`` every step is one JSON line on stdout, and a final ``{"summary": ...}`` line
 holds latency p50/p95 per stage, the action histogram, GMACs per frame against the uniform
 baseline, measured ms per GMAC per network and energy where the device reports power.
-``--json-out`` writes that summary to a file. Bad inputs (manifest, artifacts, backend,
+``--json-out`` writes that summary to a file; with ``--summary-every S`` also every S seconds while
+the run goes on (``"running": true``), for a dashboard, or so a power cut keeps the latest. Bad inputs (manifest, artifacts, backend,
 precision, source) print one message on stderr and exit with status 2.
 
 Ctrl-C and SIGTERM (``systemctl stop``, ``docker stop``) end the run with its summary; the
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--target-mw", type=float, default=None, help="budget: power in milliwatts")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N sampled frames")
     ap.add_argument("--json-out", default=None, metavar="FILE", help="write the summary JSON here")
+    ap.add_argument("--summary-every", type=float, default=None, metavar="S",
+                    help="with --json-out: rewrite it every S seconds while running (\"running\": "
+                         "true), so a dashboard reads live telemetry and a power cut keeps the latest")
     ap.add_argument("--reconnect", type=int, default=5, help="reconnect attempts for live sources")
     ap.add_argument("--stream-timeout", type=float, default=5.0, metavar="S",
                     help="network streams (rtsp://, http://): give up a connect or a read after S "
@@ -318,6 +322,7 @@ def live(args: argparse.Namespace) -> int:
     rate = None  # EMA of the steps actually processed per second (wall clock)
     lost = None  # why the source stopped for good mid-run
     from edge_runtime.sources import SourceError
+    sfile = SummaryFile.from_args(args)
     try:
         for ev_frame in source.frames(pipe.needs_frame):
             if args.max_steps is not None and pipe.steps >= args.max_steps:
@@ -340,6 +345,9 @@ def live(args: argparse.Namespace) -> int:
                              uniform_gmacs=pipe.manifest.uniform_cost)
                 if view.show(img):
                     break
+            if sfile.due():
+                sfile.write(summarize(pipe, source, time.perf_counter() - t_start, {"record": args.record}),
+                            running=True)
     except KeyboardInterrupt as e:
         print(f"{PROG}: {stop_reason(e)}; summary follows", file=sys.stderr)
     except SourceError as e:
@@ -357,14 +365,46 @@ def live(args: argparse.Namespace) -> int:
         out.flush()
     if not args.quiet:
         print(summary_text(s), file=sys.stderr)
-    if args.json_out:
-        from edge_runtime.manifest import atomic_write_text
-        atomic_write_text(args.json_out, json.dumps(s, indent=2) + "\n")
+    sfile.write(s, running=False)
     return EXIT_SOURCE_LOST if lost else 0
 
 
+class SummaryFile:
+    """``--json-out``: the run's summary, written atomically at the end and, with
+    ``--summary-every S``, every S seconds while running (marked ``"running": true``)."""
+
+    def __init__(self, path: str | None, every_s: float | None = None,
+                 clock: Any = time.monotonic) -> None:
+        self.path, self.every_s, self.clock = path, every_s, clock
+        self.next_t = clock() + every_s if path and every_s else math.inf
+        self.writes = 0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "SummaryFile":
+        return cls(args.json_out, args.summary_every)
+
+    def due(self) -> bool:
+        return self.clock() >= self.next_t
+
+    def write(self, summary: dict, running: bool) -> None:
+        if not self.path:
+            return
+        from edge_runtime.manifest import atomic_write_text
+        if self.every_s:
+            summary = {**summary, "running": running}
+            self.next_t = self.clock() + self.every_s
+        atomic_write_text(self.path, json.dumps(summary, indent=2) + "\n")
+        self.writes += 1
+
+
 def source_options(args: argparse.Namespace) -> dict:
-    """``open_source`` keywords from the flags, checked before any model loads."""
+    """``open_source`` keywords from the flags, checked before any model loads (with the other
+    flags both the one-stream and the several-stream runs share)."""
+    if args.summary_every is not None:
+        if not (math.isfinite(args.summary_every) and args.summary_every > 0):
+            raise UsageError(f"--summary-every must be a positive number of seconds, got {args.summary_every}")
+        if not args.json_out:
+            raise UsageError("--summary-every rewrites the --json-out file; give --json-out FILE too")
     if args.decode_threads is not None and args.decode_threads < 0:
         raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
     if not (math.isfinite(args.stream_timeout) and args.stream_timeout > 0):
@@ -422,6 +462,10 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     per = [{"steps": 0, "gmacs": 0.0, "actions": {}, "label": None} for _ in uris]
     out = sys.stdout
     t_start = time.perf_counter()
+    sfile = SummaryFile.from_args(args)
+
+    def summary_now() -> dict:
+        return streams_summary(args, base, ms, uris, per, errors, lat, time.perf_counter() - t_start)
     try:
         for u in uris:   # every source must open: a bad URI is a usage error before anything runs
             srcs.append(open_source(u, base.seconds_per_step, **opts))
@@ -454,6 +498,8 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
                 out.flush()
             if draw and view.show(_grid(uris, last_rgb, last_ev, per, base.manifest.uniform_cost)):
                 break
+            if sfile.due():
+                sfile.write(summary_now(), running=True)
     except KeyboardInterrupt as e:
         print(f"{PROG}: {stop_reason(e)}; summary follows", file=sys.stderr)
     finally:
@@ -461,7 +507,23 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
             s.close()
         view.close()
         ms.close()
-    wall = time.perf_counter() - t_start
+    summary = summary_now()
+    if headless:
+        sys.stdout.write(json.dumps({"summary": summary}) + "\n")
+        sys.stdout.flush()
+    if not args.quiet:
+        print(f"{len(uris)} streams, {ms.steps} ticks, {summary['steps']} stream frames in "
+              f"{summary['wall_s']:.2f} s", file=sys.stderr)
+        for st in summary["streams"]:
+            print(f"  stream {st['stream']} ({st['source']}): {st['steps']} frames, label {st['last_label']}, "
+                  f"GMACs/frame {st['gmacs_per_frame']:.4f}", file=sys.stderr)
+    sfile.write(summary, running=False)
+    return EXIT_SOURCE_LOST if errors else 0
+
+
+def streams_summary(args: argparse.Namespace, base: Any, ms: Any, uris: list[str], per: list[dict],
+                    errors: dict[int, str], lat: Any, wall: float) -> dict:
+    """The summary of a several-stream run: one entry per stream, per-tick latency, energy, budget."""
     uni = base.manifest.uniform_cost
     streams = []
     for i, (u, d) in enumerate(zip(uris, per)):
@@ -481,18 +543,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
         summary["power_source"] = getattr(ms.power, "name", None)
     if ms.budget is not None:
         summary["budget"] = ms.budget.state()
-    if headless:
-        sys.stdout.write(json.dumps({"summary": summary}) + "\n")
-        sys.stdout.flush()
-    if not args.quiet:
-        print(f"{len(uris)} streams, {ms.steps} ticks, {steps} stream frames in {wall:.2f} s", file=sys.stderr)
-        for st in streams:
-            print(f"  stream {st['stream']} ({st['source']}): {st['steps']} frames, label {st['last_label']}, "
-                  f"GMACs/frame {st['gmacs_per_frame']:.4f}", file=sys.stderr)
-    if args.json_out:
-        from edge_runtime.manifest import atomic_write_text
-        atomic_write_text(args.json_out, json.dumps(summary, indent=2) + "\n")
-    return EXIT_SOURCE_LOST if errors else 0
+    return summary
 
 
 def _grid(uris: list, last_rgb: dict, last_ev: dict, per: list, uniform: float):

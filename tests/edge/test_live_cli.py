@@ -418,3 +418,68 @@ def test_sigterm_ends_with_the_summary_and_a_playable_recording(fake_model_dir, 
     cap.release()
     assert frames >= 5     # the signal may land between the 6th event line and its frame
     assert [f.name for f in tmp_path.iterdir()] and not list(tmp_path.glob(".*partial*"))
+
+
+def test_summary_file_rewrites_on_its_interval(tmp_path):
+    now = [100.0]
+    path = tmp_path / "s.json"
+    f = live.SummaryFile(str(path), 5.0, clock=lambda: now[0])
+    assert not f.due()
+    now[0] = 105.0
+    assert f.due()
+    f.write({"steps": 3}, running=True)
+    assert json.loads(path.read_text()) == {"steps": 3, "running": True} and not f.due()
+    now[0] = 109.9
+    assert not f.due()                          # the interval counts from the last write
+    f.write({"steps": 9}, running=False)
+    assert json.loads(path.read_text()) == {"steps": 9, "running": False}
+    plain = live.SummaryFile(str(tmp_path / "p.json"))   # no --summary-every: never due, no flag
+    now[0] = 1e9
+    assert not plain.due()
+    plain.write({"steps": 1}, running=False)
+    assert json.loads((tmp_path / "p.json").read_text()) == {"steps": 1}
+    live.SummaryFile(None, 1.0).write({"steps": 1}, running=False)   # no --json-out: nothing
+
+
+@pytest.mark.parametrize("n_sources", [1, 2])
+def test_summary_every_shows_a_running_summary(fake_model_dir, tmp_path, n_sources):
+    """--summary-every: the --json-out file holds a summary ("running": true) while the run goes
+    on, and the final one ("running": false) when it ends."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from edge_helpers import ROOT
+    out_json = tmp_path / "s.json"
+    srcs = ["--source", "synthetic://bars?size=96x72&frames=100000"] * n_sources
+    p = subprocess.Popen([sys.executable, "edge_runtime/live.py", "--model", str(fake_model_dir), "--backend",
+                          "fake", *srcs, "--headless", "--no-power", "--quiet", "--json-out", str(out_json),
+                          "--summary-every", "0.3"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out_json.exists():
+            assert p.poll() is None and time.monotonic() < deadline, p.stderr.read()
+            time.sleep(0.05)
+        first = json.loads(out_json.read_text())
+        assert first["running"] is True and first["steps"] >= 1 and p.poll() is None
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    last = json.loads(out_json.read_text())
+    assert last["running"] is False and last["steps"] >= first["steps"]
+    assert ("streams" in last) == (n_sources > 1)
+
+
+def test_summary_every_needs_a_file_and_a_positive_interval(capsys, fake_model_dir):
+    for bad, needle in (("0", "--summary-every must be a positive number of seconds, got 0.0"),
+                        ("inf", "--summary-every must be a positive number of seconds, got inf")):
+        rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--summary-every", bad,
+                                "--json-out", "x.json", "--headless", "--source", "synthetic://")
+        assert_clean_error(rc, err, needle)
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--summary-every", 5,
+                            "--headless", "--source", "synthetic://", "--source", "synthetic://")
+    assert_clean_error(rc, err, "--summary-every rewrites the --json-out file; give --json-out FILE too")
