@@ -26,7 +26,7 @@ venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements.txt requirements-nodeps.txt pyproject.toml scripts/pip_install.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) $(PY) $(PIP_FLAGS) --upgrade pip
-	$(PIP) $(PY) $(PIP_FLAGS) -r requirements.txt
+	PIP_INSTALL_NEEDS_GB=11 $(PIP) $(PY) $(PIP_FLAGS) -r requirements.txt
 	$(PIP) $(PY) $(PIP_FLAGS) --no-deps -r requirements-nodeps.txt
 	$(PIP) $(PY) $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
@@ -35,7 +35,7 @@ $(VENV)/.stamp: requirements.txt requirements-nodeps.txt pyproject.toml scripts/
 venv-edge: $(EDGE_VENV)/.stamp
 $(EDGE_VENV)/.stamp: requirements-edge-legacy.txt scripts/pip_install.sh
 	test -x $(EDGE_PY) || $(PYTHON) -m venv $(EDGE_VENV)
-	$(PIP) $(EDGE_PY) $(PIP_FLAGS) -r requirements-edge-legacy.txt pytest==9.2.0
+	PIP_INSTALL_NEEDS_GB=1 $(PIP) $(EDGE_PY) $(PIP_FLAGS) -r requirements-edge-legacy.txt pytest==9.2.0
 	touch $@
 
 TEST_ARTIFACTS := build/test_artifacts
@@ -45,7 +45,7 @@ SOURCES := $(shell find train convert edge_runtime -name '*.py' 2>/dev/null)
 venv-edge-litert: $(LITERT_VENV)/.stamp
 $(LITERT_VENV)/.stamp: requirements-edge.txt scripts/pip_install.sh
 	test -x $(LITERT_PY) || $(PYTHON) -m venv $(LITERT_VENV)
-	$(PIP) $(LITERT_PY) $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
+	PIP_INSTALL_NEEDS_GB=1 $(PIP) $(LITERT_PY) $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
 	touch $@
 
 test: test-desktop test-edge test-edge-litert android-test

@@ -57,3 +57,22 @@ def test_gives_up_with_pips_exit_status(tmp_path):
 def test_usage_error_names_the_arguments(tmp_path):
     r = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "usage:" in r.stderr
+
+
+def test_a_disk_without_room_fails_before_pip_runs(tmp_path):
+    """A full disk made pip report 'Connection interrupted' 30 times in a row; the room is
+    checked first and named instead."""
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    py = _fake_python(tmp_path, fail_first=0, help_text="")
+    py.rename(venv / "python")
+    env = dict(os.environ, PIP_INSTALL_NEEDS_GB="900000", PIP_INSTALL_BACKOFF_S="0")
+    r = subprocess.run(["bash", str(SCRIPT), str(venv / "python"), "-r", "requirements.txt"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 28
+    assert "MB free at" in r.stderr and "needs about" in r.stderr and str(tmp_path / "venv") in r.stderr
+    assert not (tmp_path / "calls").exists()          # pip never ran
+    env["PIP_INSTALL_NEEDS_GB"] = "0"                 # the default: no check
+    r = subprocess.run(["bash", str(SCRIPT), str(venv / "python"), "-r", "requirements.txt"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and len(_calls(tmp_path)) == 1
