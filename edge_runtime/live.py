@@ -10,9 +10,10 @@ chosen resolution or skip, fps, ms per stage, GMACs per frame); ``q`` or Esc qui
 ``--headless`` every step is one JSON line on stdout, and a final ``{"summary": ...}`` line
 holds latency p50/p95 per stage, the action histogram, GMACs per frame against the uniform
 baseline, measured ms per GMAC per network and energy where the device reports power.
-``--json-out`` writes that summary to a file; with ``--summary-every S`` also every S seconds while
-the run goes on (``"running": true``), for a dashboard, or so a power cut keeps the latest. Bad inputs (manifest, artifacts, backend,
-precision, source) print one message on stderr and exit with status 2.
+``--json-out`` writes that summary to a file; with ``--summary-every S`` also every S seconds
+while the run goes on (``"running": true``), for a dashboard, or so a power cut keeps the latest.
+Bad inputs (manifest, artifacts, backend, precision, source) print one message on stderr and exit
+with status 2.
 
 Ctrl-C and SIGTERM (``systemctl stop``, ``docker stop``) end the run with its summary; the
 ``--record`` file grows under a hidden ``.<name>.partial`` name and replaces ``--record`` only when
@@ -292,7 +293,7 @@ def summary_text(s: dict) -> str:
 
 
 def live(args: argparse.Namespace) -> int:
-    from edge_runtime.sources import open_source
+    from edge_runtime.sources import SourceError, open_source
     sources = args.source or ["0"]
     if len(sources) > 1:
         return live_streams(args, sources)
@@ -306,6 +307,7 @@ def live(args: argparse.Namespace) -> int:
     if args.window is not None and args.window < 1:
         raise UsageError(f"--window must be >= 1, got {args.window}")
     opts = source_options(args)
+    sfile = SummaryFile.from_args(args)
     power = budget_power(args)
     pipe = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold,
                          target_fps=args.target_fps, target_mw=args.target_mw, power=power)
@@ -321,8 +323,6 @@ def live(args: argparse.Namespace) -> int:
     t_last = None
     rate = None  # EMA of the steps actually processed per second (wall clock)
     lost = None  # why the source stopped for good mid-run
-    from edge_runtime.sources import SourceError
-    sfile = SummaryFile.from_args(args)
     try:
         for ev_frame in source.frames(pipe.needs_frame):
             if args.max_steps is not None and pipe.steps >= args.max_steps:
@@ -377,11 +377,16 @@ class SummaryFile:
                  clock: Any = time.monotonic) -> None:
         self.path, self.every_s, self.clock = path, every_s, clock
         self.next_t = clock() + every_s if path and every_s else math.inf
-        self.writes = 0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "SummaryFile":
-        return cls(args.json_out, args.summary_every)
+        every = args.summary_every
+        if every is not None:
+            if not (math.isfinite(every) and every > 0):
+                raise UsageError(f"--summary-every must be a positive number of seconds, got {every}")
+            if not args.json_out:
+                raise UsageError("--summary-every rewrites the --json-out file; give --json-out FILE too")
+        return cls(args.json_out, every)
 
     def due(self) -> bool:
         return self.clock() >= self.next_t
@@ -394,17 +399,10 @@ class SummaryFile:
             summary = {**summary, "running": running}
             self.next_t = self.clock() + self.every_s
         atomic_write_text(self.path, json.dumps(summary, indent=2) + "\n")
-        self.writes += 1
 
 
 def source_options(args: argparse.Namespace) -> dict:
-    """``open_source`` keywords from the flags, checked before any model loads (with the other
-    flags both the one-stream and the several-stream runs share)."""
-    if args.summary_every is not None:
-        if not (math.isfinite(args.summary_every) and args.summary_every > 0):
-            raise UsageError(f"--summary-every must be a positive number of seconds, got {args.summary_every}")
-        if not args.json_out:
-            raise UsageError("--summary-every rewrites the --json-out file; give --json-out FILE too")
+    """``open_source`` keywords from the flags, checked before any model loads."""
     if args.decode_threads is not None and args.decode_threads < 0:
         raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
     if not (math.isfinite(args.stream_timeout) and args.stream_timeout > 0):
@@ -444,6 +442,7 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     opts = source_options(args)
+    sfile = SummaryFile.from_args(args)
     power = budget_power(args)
     base = make_pipeline(args, window=args.window, top_k=args.top_k, margin=args.margin, hold=args.hold)
     ms = MultiStreamPipeline(base.manifest, len(uris), backend=base.backend_name, precision=base.precision,
@@ -462,7 +461,6 @@ def live_streams(args: argparse.Namespace, uris: list[str]) -> int:
     per = [{"steps": 0, "gmacs": 0.0, "actions": {}, "label": None} for _ in uris]
     out = sys.stdout
     t_start = time.perf_counter()
-    sfile = SummaryFile.from_args(args)
 
     def summary_now() -> dict:
         return streams_summary(args, base, ms, uris, per, errors, lat, time.perf_counter() - t_start)
