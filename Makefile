@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-edge venv-edge-litert test test-desktop test-edge test-edge-litert android-test demo bench clean
+.PHONY: help venv venv-edge venv-edge-litert test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo bench clean
 
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
@@ -48,7 +48,7 @@ $(LITERT_VENV)/.stamp: requirements-edge.txt scripts/pip_install.sh
 	PIP_INSTALL_NEEDS_GB=1 $(PIP) $(LITERT_PY) $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
 	touch $@
 
-test: test-desktop test-edge test-edge-litert android-test
+test: test-desktop test-edge test-edge-litert test-edge-pythons android-test
 
 # A tiny but real exported model (every format) for the runtime tests of both venvs.
 $(TEST_ARTIFACTS)/manifest.json: $(VENV)/.stamp $(SOURCES)
@@ -65,6 +65,10 @@ test-edge: venv-edge $(TEST_ARTIFACTS)/manifest.json
 test-edge-litert: venv-edge-litert $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(LITERT_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
+# The same edge tests under Python 3.8 (JetPack 5) and 3.10 (JetPack 6), where this machine has them.
+test-edge-pythons: $(TEST_ARTIFACTS)/manifest.json
+	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) bash scripts/test_edge_pythons.sh
+
 android-test:
 	bash android_demo/core/run_tests.sh
 
@@ -75,4 +79,4 @@ bench: venv
 	$(PY) edge_runtime/bench.py --model artifacts/demo --video data/synthact_small/videos/test --json artifacts/demo/bench.json
 
 clean:
-	rm -rf $(VENV) $(EDGE_VENV) $(LITERT_VENV) build data artifacts runs android_demo/core/build
+	rm -rf $(VENV) $(EDGE_VENV) $(LITERT_VENV) .venv-edge-py* build data artifacts runs android_demo/core/build

@@ -202,7 +202,7 @@ class LiteRTBackend(AdaptedModel):
             self.delegates = ["builtin"]
             self.warning = (f"{self.engine} {_engine_version(mod_name)} applied XNNPACK to none of the "
                             f"{artifact.precision} graph's ops; it runs on the engine's builtin kernels "
-                            f"(tflite_runtime 2.14 does this to int8 graphs, many times slower on x86: "
+                            f"(tflite_runtime 2.13 and 2.14 do this to int8 graphs, many times slower on x86: "
                             f"docs/RESULTS.md §2b; --precision fp32 runs on XNNPACK there, ai_edge_litert "
                             f"runs int8 on XNNPACK)")
         self._inputs, self._outputs = [], []
