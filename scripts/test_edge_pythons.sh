@@ -27,7 +27,7 @@ for v in "${versions[@]}"; do
     venv=".venv-edge-py${v/./}"
     stamp="$venv/.stamp"
     pytest_pin=$("$py" -c 'import sys; print("pytest==9.2.0" if sys.version_info >= (3, 10) else "pytest==8.3.5")')
-    if [ ! -f "$stamp" ] || [ requirements-edge-legacy.txt -nt "$stamp" ] || [ "$0" -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ requirements-edge-legacy.txt -nt "$stamp" ] || [ scripts/test_edge_pythons.sh -nt "$stamp" ]; then
         echo "[edge-pythons] Python $v ($py): $venv from requirements-edge-legacy.txt"
         rm -rf "$venv"
         "$py" -m venv "$venv" || { rc=1; continue; }
