@@ -65,7 +65,8 @@ test-edge: venv-edge $(TEST_ARTIFACTS)/manifest.json
 test-edge-litert: venv-edge-litert $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(LITERT_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
-# The same edge tests under Python 3.8 (JetPack 5) and 3.10 (JetPack 6), where this machine has them.
+# The same edge tests under Python 3.8 / 3.10 (JetPack 5 / 6, legacy file) and 3.13 (Raspberry Pi OS
+# trixie, requirements-edge.txt), where this machine has them (pyenv).
 test-edge-pythons: $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) bash scripts/test_edge_pythons.sh
 
