@@ -156,7 +156,7 @@ def steady_power(mw: float, battery_pct: float | None = None, every_s: float = 0
 
 class MjpegServer:
     """Serves ``plan[i]`` to the i-th connection: ``("frames", n)`` sends n JPEGs of gray level
-    40 * (i + 1) then goes silent with the connection open; ``"silent"`` accepts and never answers.
+    40 * (i % 6 + 1) then goes silent with the connection open; ``"silent"`` accepts and never answers.
     Connections beyond the plan are silent."""
 
     def __init__(self, plan):
@@ -181,7 +181,7 @@ class MjpegServer:
             self.conns.append(c)
             what = self.plan[i] if i < len(self.plan) else "silent"
             if what != "silent":
-                threading.Thread(target=self._send, args=(c, 40 * (i + 1), what[1]), daemon=True).start()
+                threading.Thread(target=self._send, args=(c, 40 * (i % 6 + 1), what[1]), daemon=True).start()
             i += 1
 
     def _send(self, c, gray, n):
