@@ -489,20 +489,20 @@ class CaptureSource(FrameSource):
         if not math.isfinite(self.fps) or self.fps < 0 or self.fps > 1000:
             self.fps = 0.0
 
-    def _reconnect(self, stopping: Callable[[], bool] = lambda: False) -> None:
-        """The live stream stopped: reopen with exponential backoff, or raise. ``stopping`` (the
-        grab thread's) ends the attempts once the source is being closed."""
+    def _reconnect(self, wait: Callable[[float], bool] | None = None) -> None:
+        """The live stream stopped: reopen with exponential backoff, or raise. ``wait`` (the grab
+        thread's stop event) sleeps a backoff and says True once the source is being closed,
+        which ends the attempts at once; without it the backoff is ``self.sleep``."""
         if self.cap is not None:
             self.cap.release()
             self.cap = None
         for attempt in range(self.reconnect_tries):
-            if stopping():
-                raise SourceError(f"{self.uri}: source is closed")
             delay = self._backoff(attempt)
             self.log(f"[arnet-edge] {self.uri}: stream lost; reconnecting in {delay:.2f}s "
                      f"(attempt {attempt + 1}/{self.reconnect_tries})")
-            self.sleep(delay)
-            if stopping():
+            if wait is None:
+                self.sleep(delay)
+            elif wait(delay):
                 raise SourceError(f"{self.uri}: source is closed")
             cap = self._open_once()
             if cap is not None:
@@ -663,6 +663,7 @@ class _Grabber:
         self.result: tuple | None = None
         self.error: BaseException | None = None
         self.stopping = False
+        self.stop_event = threading.Event()   # wakes a reconnect backoff when the source closes
         self.idx = -1
         self.thread = threading.Thread(target=self._run, name=f"arnet-grab {src.uri}", daemon=True)
         self.thread.start()
@@ -674,7 +675,7 @@ class _Grabber:
                 if not src.cap.grab():
                     if self.stopping:
                         return
-                    src._reconnect(lambda: self.stopping)   # raises SourceError once it gives up
+                    src._reconnect(self.stop_event.wait)   # raises SourceError once it gives up
                     continue
                 self.idx += 1
                 src.grabbed += 1
@@ -710,6 +711,7 @@ class _Grabber:
         """Stop the thread; False when it did not end within ``timeout`` (blocked in grab()).
         The default waits 2 s more than a network stream's timeout, which bounds its grab()."""
         self.stopping = True
+        self.stop_event.set()
         self.thread.join(2.0 + (self.src.stream_timeout_s or 0.0) if timeout is None else timeout)
         return not self.thread.is_alive()
 

@@ -448,3 +448,32 @@ def test_grab_threads_do_not_outlive_their_sources():
             it.close()        # the generator ends first (a consumer that stopped reading)
             src.close()
     assert threading.active_count() == before
+
+
+def test_closing_during_a_long_reconnect_backoff_returns_at_once():
+    """A camera gone, the grab thread waiting out a 30 s backoff: close() wakes it, the thread
+    ends and no further open is tried."""
+    import threading
+    logs, opens = [], []
+    cam = LiveCam(fps=500.0, dies_after=3)
+
+    def factory():
+        opens.append(1)
+        return cam if len(opens) == 1 else FakeCap(opened=False)
+
+    src = CaptureSource("rtsp://cam/1", 0.002, kind="network", capture_factory=factory,
+                        reconnect_tries=5, backoff_s=30.0, backoff_max_s=30.0, log=logs.append)
+    it = src.frames()
+    next(it)
+    deadline = time.monotonic() + 10
+    while not logs:                                   # the thread is in its first backoff now
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    th = src._grabber.thread
+    t0 = time.monotonic()
+    src.close()
+    assert time.monotonic() - t0 < 1.0 and not th.is_alive()
+    assert len(opens) == 1 and "reconnecting in 30.00s" in logs[0]
+    with pytest.raises(SourceError, match="closed"):
+        next(it)
+    assert not [t for t in threading.enumerate() if t.name.startswith("arnet-grab")]
