@@ -26,7 +26,7 @@ venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements.txt requirements-nodeps.txt pyproject.toml scripts/pip_install.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) $(PY) $(PIP_FLAGS) --upgrade pip
-	PIP_INSTALL_NEEDS_GB=11 $(PIP) $(PY) $(PIP_FLAGS) -r requirements.txt
+	PIP_INSTALL_NEEDS_GB=10 $(PIP) $(PY) $(PIP_FLAGS) -r requirements.txt
 	$(PIP) $(PY) $(PIP_FLAGS) --no-deps -r requirements-nodeps.txt
 	$(PIP) $(PY) $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
