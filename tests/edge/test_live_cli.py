@@ -399,6 +399,9 @@ def test_sigterm_ends_with_the_summary_and_a_playable_recording(fake_model_dir, 
     p = subprocess.Popen([sys.executable, "edge_runtime/live.py", "--model", str(fake_model_dir), "--backend",
                           "fake", *srcs, "--headless", "--no-power", "--record", str(rec), "--json-out",
                           str(out_json)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    import threading
+    guard = threading.Timer(120, p.kill)               # a hung child fails the test, never CI
+    guard.start()
     try:
         for _ in range(6 * n_sources):                  # some steps ran (and were recorded)
             assert p.stdout.readline(), p.stderr.read()
@@ -406,6 +409,7 @@ def test_sigterm_ends_with_the_summary_and_a_playable_recording(fake_model_dir, 
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=60)
     finally:
+        guard.cancel()
         p.kill()
     assert p.returncode == 0, err
     assert "arnet-live: terminated (SIGTERM); summary follows" in err and "Traceback" not in err
