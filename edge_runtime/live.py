@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--stream-timeout", type=float, default=5.0, metavar="S",
                     help="network streams (rtsp://, http://): give up a connect or a read after S "
                          "seconds, then reconnect (FFmpeg's own wait is 30 s)")
+    ap.add_argument("--input-rate", type=float, default=30.0, metavar="FPS",
+                    help="the frame rate an image-sequence source (a folder of frames, or a glob "
+                         "like 'frames/*.jpg') was extracted at (default 30)")
     ap.add_argument("--input-size", type=_size_arg, default=None, metavar="WxH",
                     help="ask the camera(s) for this capture size, e.g. 640x480 (cameras and csi:// "
                          "only; a small mode saves the host the resize of big frames)")
@@ -407,8 +410,11 @@ def source_options(args: argparse.Namespace) -> dict:
         raise UsageError(f"--decode-threads must be >= 0 (0 = FFmpeg's default), got {args.decode_threads}")
     if not (math.isfinite(args.stream_timeout) and args.stream_timeout > 0):
         raise UsageError(f"--stream-timeout must be a positive number of seconds, got {args.stream_timeout}")
+    if not (math.isfinite(args.input_rate) and args.input_rate > 0):
+        raise UsageError(f"--input-rate must be a positive number of frames per second, got {args.input_rate}")
     return dict(reconnect_tries=args.reconnect, quiet=True, decode_threads=args.decode_threads,
-                capture_size=args.input_size, stream_timeout_s=args.stream_timeout)
+                capture_size=args.input_size, stream_timeout_s=args.stream_timeout,
+                image_fps=args.input_rate)
 
 
 def budget_power(args: argparse.Namespace) -> Any:

@@ -12,10 +12,13 @@ URI                            source
                                ``size=WxH``, ``fps``, ``frames`` (default: endless),
                                ``channels`` (1/3/4), ``realtime=1`` (pace by the wall clock)
 ``path/to/video.mp4``          a video file
+``frames/video_1/``            an image sequence: a folder of frames (AR-Net/TSN's extracted
+``frames/*.jpg``               ``image_00001.jpg`` …, natural order) or a glob, played at
+                               ``image_fps`` frames per second (live.py ``--input-rate``)
 =============================  ===========================================================
 
-Sampling: one *sampled frame* every ``seconds_per_step``. Files and ``synthetic://`` sample by
-their own timestamps (frame ``i`` has time ``pos_msec`` or ``i / fps``; sample ``k`` at
+Sampling: one *sampled frame* every ``seconds_per_step``. Files, image sequences and
+``synthetic://`` sample by their own timestamps (frame ``i`` has time ``pos_msec`` or ``i / fps``; sample ``k`` at
 ``k · seconds_per_step`` takes the first frame whose time is within half a frame period of it, so
 the nearest frame), independent of the wall clock and of the stream's fps. Live sources sample by
 the wall clock: a grab thread per source (``grab_thread``, default on) grabs every frame as it
@@ -45,13 +48,16 @@ cores from the engine's thread pool. ``decode_threads=1`` keeps the decoder on o
 Live sources that cannot be opened raise :class:`SourceError` at once (``open_tries`` to retry);
 a live stream that stops delivering frames is reopened with exponential backoff
 (``reconnect_tries`` attempts, ``backoff_s · 2^i`` capped at ``backoff_max_s``) and then fails with
-a clear message.
+a clear message. A network stream's connect and each read are bounded by ``stream_timeout_s``
+(FFmpeg's own wait is 30 s), so a stalled stream is noticed in seconds.
 """
 
 from __future__ import annotations
 
+import glob
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -279,14 +285,16 @@ def check_capture_size(size: Any, uri: str, kind: str) -> tuple[int, int] | None
         raise ValueError(f"capture size must be positive, got {w}x{h}")
     if kind not in CAPTURE_SIZE_KINDS:
         what = {"file": "a video file", "network": "a network stream", "gstreamer": "a GStreamer pipeline "
-                "(set the size in its caps)", "synthetic": "a test pattern (size it with ?size=WxH)"}.get(kind, kind)
+                "(set the size in its caps)", "synthetic": "a test pattern (size it with ?size=WxH)",
+                "images": "an image sequence"}.get(kind, kind)
         raise SourceError(f"{uri}: a capture size applies to cameras (index, /dev/videoN, csi://); this "
                           f"source is {what}, which comes at its own size")
     return w, h
 
 
 def classify_uri(uri: str) -> str:
-    """``camera`` | ``v4l2`` | ``csi`` | ``network`` | ``gstreamer`` | ``synthetic`` | ``file``."""
+    """``camera`` | ``v4l2`` | ``csi`` | ``network`` | ``gstreamer`` | ``synthetic`` | ``images``
+    | ``file``."""
     s = str(uri).strip()
     if s.lstrip("-").isdigit():
         return "camera"
@@ -303,8 +311,8 @@ def classify_uri(uri: str) -> str:
         return "v4l2"
     if low.startswith("/dev/video"):
         return "v4l2"
-    if low.startswith("file://"):
-        return "file"
+    if "*" in s or os.path.isdir(s):
+        return "images"
     return "file"
 
 
@@ -716,6 +724,89 @@ class _Grabber:
         return not self.thread.is_alive()
 
 
+# =============================================================================== image sequences
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _natural_key(p: Path) -> list:
+    """``image_2`` before ``image_10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
+
+
+def list_images(uri: str) -> list[Path]:
+    """The images of a folder, or those a glob matches, in natural order."""
+    if "*" in uri:
+        found = [Path(f) for f in glob.glob(uri)]
+    else:
+        found = list(Path(uri).iterdir())
+    return sorted((f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()),
+                  key=_natural_key)
+
+
+class ImageSequenceSource(FrameSource):
+    """A folder of frames or a glob of images, played as a video of ``fps`` frames per second:
+    image ``i`` has time ``i / fps`` and sampling follows the video-file rule, so a folder of the
+    frames extracted from a clip samples like the clip. Images are read (``cv2.imread``, any
+    8/16-bit, grey or colour image comes out as 8-bit RGB) only for the frames ``need()`` wants."""
+
+    live = False
+
+    def __init__(self, uri: str, seconds_per_step: float, fps: float = 30.0) -> None:
+        super().__init__(seconds_per_step)
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"image sequence frame rate must be a positive number, got {fps}")
+        self.uri, self.fps = str(uri), float(fps)
+        if "*" not in self.uri and not Path(self.uri).is_dir():
+            raise SourceError(f"{self.uri}: no such folder of frames")
+        self.files = list_images(self.uri)
+        if not self.files:
+            exts = ", ".join(IMAGE_EXTENSIONS)
+            if "*" in self.uri:
+                raise SourceError(f"{self.uri}: no images ({exts}) match this pattern")
+            raise SourceError(f"{self.uri}: a directory with no images ({exts}) in it (a folder is "
+                              f"read as a sequence of frames; a video is given by its file)")
+
+    def _read(self, i: int) -> tuple[np.ndarray, float]:
+        import cv2
+        t0 = time.perf_counter()
+        path = self.files[i]
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise SourceError(f"{path}: cannot read this image (corrupt, truncated or not an image)")
+        rgb = to_rgb(bgr, "bgr", str(path))
+        self.decoded += 1
+        return rgb, (time.perf_counter() - t0) * 1000.0
+
+    def frames(self, need: Callable[[], bool] | None = None) -> Iterator[SampledFrame]:
+        half = 0.5 / self.fps
+        n = len(self.files)
+        i = -1
+        decoded: np.ndarray | None = None
+        k = 0
+        while True:
+            target = k * self.sps
+            while i < 0 or i / self.fps < target - half - 1e-6:
+                i += 1
+                if i >= n:
+                    return
+                self.grabbed += 1
+                decoded = None
+            frame = dt = None
+            if need is None or need():
+                if decoded is None:
+                    decoded, dt = self._read(i)
+                else:
+                    dt = 0.0   # the same image serves two samples (frames slower than sampling)
+                frame = decoded
+            yield SampledFrame(k, target, frame, dt, i, i / self.fps)
+            k += 1
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(kind="images", fps=self.fps, images=len(self.files))
+        return d
+
+
 # =============================================================================== factory
 def open_source(uri: Any, seconds_per_step: float, **kw: Any) -> FrameSource:
     """Open ``uri`` (see the module doc) for sampling every ``seconds_per_step`` seconds.
@@ -723,16 +814,20 @@ def open_source(uri: Any, seconds_per_step: float, **kw: Any) -> FrameSource:
     Keyword arguments go to :class:`CaptureSource` (``open_tries``, ``reconnect_tries``,
     ``backoff_s``, ``backoff_max_s``, ``capture_factory``, ``clock``, ``sleep``, ``log``,
     ``decode_threads``, ``capture_size`` (W, H): cameras only, ``stream_timeout_s``: network
-    streams only) or to :class:`SyntheticSource`
-    (``clock``, ``sleep``)."""
+    streams only), to :class:`SyntheticSource` (``clock``, ``sleep``) or to
+    :class:`ImageSequenceSource` (``image_fps``)."""
     s = str(uri).strip()
     if not s:
         raise SourceError("empty source URI")
     kind = classify_uri(s)
+    image_fps = kw.pop("image_fps", None)
     if kind == "synthetic":
         check_capture_size(kw.get("capture_size"), s, "synthetic")
         kw = {k: v for k, v in kw.items() if k in ("clock", "sleep")}
         return SyntheticSource(s, seconds_per_step, **kw)
+    if kind == "images":
+        check_capture_size(kw.get("capture_size"), s, "images")
+        return ImageSequenceSource(s, seconds_per_step, fps=30.0 if image_fps is None else image_fps)
     return CaptureSource(s, seconds_per_step, kind=kind, **kw)
 
 

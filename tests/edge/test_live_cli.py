@@ -487,3 +487,21 @@ def test_summary_every_needs_a_file_and_a_positive_interval(capsys, fake_model_d
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--summary-every", 5,
                             "--headless", "--source", "synthetic://", "--source", "synthetic://")
     assert_clean_error(rc, err, "--summary-every rewrites the --json-out file; give --json-out FILE too")
+
+
+def test_a_folder_of_frames_as_the_source(capsys, fake_model_dir, tmp_path):
+    """--source DIR plays extracted frames at --input-rate: 36 frames at 12 fps are 3 s, 12 steps
+    at the fake model's 4 steps/s; a bad rate is a usage error."""
+    import cv2
+    from edge_helpers import frame_of
+    for i in range(36):
+        cv2.imwrite(str(tmp_path / f"image_{i + 1:05d}.jpg"), frame_of(i))
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", tmp_path,
+                            "--input-rate", 12, "--headless", "--no-power")
+    assert rc == 0, err
+    summary = json_lines(out)[-1]["summary"]
+    assert summary["steps"] == 12 and summary["source"]["kind"] == "images"
+    assert summary["source"]["images"] == 36 and summary["source"]["fps"] == 12
+    rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", tmp_path,
+                            "--input-rate", 0, "--headless")
+    assert_clean_error(rc, err, "--input-rate must be a positive number of frames per second, got 0.0")
