@@ -154,6 +154,34 @@ class FrameSource:
     def describe(self) -> dict:
         return {"uri": self.uri, "live": self.live, "seconds_per_step": self.sps}
 
+    def _sample_by_time(self, next_time: Callable[[int], float | None],
+                        read: Callable[[int], tuple[np.ndarray, float]],
+                        need: Callable[[], bool] | None, half: float) -> Iterator[SampledFrame]:
+        """Sampling by a stream's own timestamps (files, image sequences): sample ``k`` at
+        ``k · seconds_per_step`` takes the first frame whose time is at least that less ``half``
+        a frame period (the nearest frame). ``next_time(i)`` moves to frame ``i`` and gives its
+        time (None at the end); ``read(i)`` decodes it, only when ``need()`` asks, once even when
+        it serves two samples (frames slower than the sampling)."""
+        idx, pts, decoded = -1, None, None
+        k = 0
+        while True:
+            target = k * self.sps
+            while pts is None or pts < target - half - 1e-6:
+                t = next_time(idx + 1)
+                if t is None:
+                    return
+                idx, pts, decoded = idx + 1, t, None
+                self.grabbed += 1
+            frame = dt = None
+            if need is None or need():
+                if decoded is None:
+                    decoded, dt = read(idx)
+                else:
+                    dt = 0.0  # the same source frame serves two samples (stream fps < sampling)
+                frame = decoded
+            yield SampledFrame(k, target, frame, dt, idx, pts)
+            k += 1
+
 
 # =============================================================================== synthetic
 class SyntheticSource(FrameSource):
@@ -554,45 +582,29 @@ class CaptureSource(FrameSource):
         import cv2
         cap = self.cap
         fps = self.fps if self.fps > 0 else 0.0
-        half = 0.5 / fps if fps > 0 else 1e-6
-        idx = -1
-        pts = None
-        prev_pts = None
-        use_msec = True
-        decoded: np.ndarray | None = None
-        decoded_ms = None
-        k = 0
-        while True:
-            target = k * self.sps
-            while pts is None or pts < target - half - 1e-6:
-                if not cap.grab():
-                    if idx < 0:
-                        raise SourceError(f"{self.uri}: no decodable video frames (corrupt or empty file)")
-                    return
-                idx += 1
-                self.grabbed += 1
-                decoded = None
-                p = None
-                if use_msec:
-                    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-                    if ms is not None and math.isfinite(ms) and ms >= 0 and (prev_pts is None or ms / 1000.0 > prev_pts):
-                        p = ms / 1000.0
-                    elif idx > 0:
-                        use_msec = False
-                if p is None:
-                    p = idx / (fps if fps > 0 else 30.0)
-                prev_pts = pts = p
-            frame = None
-            dt = None
-            if need is None or need():
-                if decoded is None:
-                    decoded, decoded_ms = self._retrieve(f"{self.uri} frame {idx}")
-                    dt = decoded_ms
-                else:
-                    dt = 0.0  # the same source frame serves two samples (stream fps < sampling)
-                frame = decoded
-            yield SampledFrame(k, target, frame, dt, idx, pts)
-            k += 1
+        state = {"prev": None, "use_msec": True}
+
+        def next_time(i: int) -> float | None:
+            """Grab frame ``i``; its time from ``POS_MSEC`` while that increases, else ``i / fps``."""
+            if not cap.grab():
+                if i == 0:
+                    raise SourceError(f"{self.uri}: no decodable video frames (corrupt or empty file)")
+                return None
+            p = None
+            if state["use_msec"]:
+                ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+                prev = state["prev"]
+                if ms is not None and math.isfinite(ms) and ms >= 0 and (prev is None or ms / 1000.0 > prev):
+                    p = ms / 1000.0
+                elif i > 0:
+                    state["use_msec"] = False
+            if p is None:
+                p = i / (fps if fps > 0 else 30.0)
+            state["prev"] = p
+            return p
+
+        return self._sample_by_time(next_time, lambda i: self._retrieve(f"{self.uri} frame {i}"), need,
+                                    0.5 / fps if fps > 0 else 1e-6)
 
     def _threaded_frames(self, need: Callable[[], bool] | None) -> Iterator[SampledFrame]:
         """Live sampling with a grab thread (:class:`_Grabber`): wait until a step is due, then
@@ -778,28 +790,9 @@ class ImageSequenceSource(FrameSource):
         return rgb, (time.perf_counter() - t0) * 1000.0
 
     def frames(self, need: Callable[[], bool] | None = None) -> Iterator[SampledFrame]:
-        half = 0.5 / self.fps
         n = len(self.files)
-        i = -1
-        decoded: np.ndarray | None = None
-        k = 0
-        while True:
-            target = k * self.sps
-            while i < 0 or i / self.fps < target - half - 1e-6:
-                i += 1
-                if i >= n:
-                    return
-                self.grabbed += 1
-                decoded = None
-            frame = dt = None
-            if need is None or need():
-                if decoded is None:
-                    decoded, dt = self._read(i)
-                else:
-                    dt = 0.0   # the same image serves two samples (frames slower than sampling)
-                frame = decoded
-            yield SampledFrame(k, target, frame, dt, i, i / self.fps)
-            k += 1
+        return self._sample_by_time(lambda i: i / self.fps if i < n else None, self._read, need,
+                                    0.5 / self.fps)
 
     def describe(self) -> dict:
         d = super().describe()
