@@ -619,13 +619,14 @@ def _partial_path(path: str) -> Path:
     return p.with_name(f".{p.stem}.partial{p.suffix}")
 
 
-def _open_writer(path: str, shape: tuple, fps: float, target: Path | None = None):
+def _open_writer(path: str, shape: tuple, fps: float, target: Path):
+    """A writer for the ``--record`` file ``path`` (its folder and extension), writing ``target``."""
     import cv2
     p = Path(path)
     if p.parent and not p.parent.exists():
         raise UsageError(f"--record {path}: folder {p.parent} does not exist")
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if p.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
-    w = cv2.VideoWriter(str(target or p), fourcc, max(fps, 1.0), (shape[1], shape[0]))
+    w = cv2.VideoWriter(str(target), fourcc, max(fps, 1.0), (shape[1], shape[0]))
     if not w.isOpened():
         raise UsageError(f"--record {path}: cannot write this video (try .mp4 or .avi)")
     return w
