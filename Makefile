@@ -14,12 +14,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-edge venv-edge-litert test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo bench clean
+.PHONY: help venv venv-edge venv-edge-litert test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
 
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
 	@echo "make test          the whole suite (desktop venv, torch-free edge venv, Kotlin core)"
 	@echo "make android-test  compile and test android_demo/core on the JVM"
+	@echo "make results       AR-Net vs Uniform and the baselines on full SynthAct, 3 seeds (2 CPU cores, hours)"
 	@echo "make bench         edge benchmark on the demo model (after make demo)"
 
 venv: $(VENV)/.stamp
@@ -75,6 +76,10 @@ android-test:
 
 demo: venv
 	bash scripts/demo.sh
+
+# Full SynthAct, every method, seeds and intervals -> docs/results/synthact_full_cpu.json (resumable)
+results: venv
+	$(PY) -m train.results --config configs/results_synthact.yaml
 
 bench: venv
 	$(PY) edge_runtime/bench.py --model artifacts/demo --video data/synthact_small/videos/test --json artifacts/demo/bench.json

@@ -64,9 +64,11 @@ class TrainConfig:
     policy_lr_mult: float = 1.0   # the policy's LSTM + action head learn this much faster
     freeze_backbone_fraction: float = 0.0  # freeze the first share of every backbone's parameters
                                            # (pretrained early layers; their BN stays in eval)
+    efficiency_warmup_epochs: int = 0  # the first joint epochs train the policy for accuracy
+                                       # alone (alpha = 0), then the efficiency loss switches on
 
     def validate(self) -> None:
-        for k in ("warmup_epochs", "joint_epochs", "finetune_epochs"):
+        for k in ("warmup_epochs", "joint_epochs", "finetune_epochs", "efficiency_warmup_epochs"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"train.{k}={getattr(self, k)}: must be >= 0")
         if self.batch_size < 1:
@@ -212,7 +214,11 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, train_loader_fn, val_loader, labels: list[str], sampling: dict,
                  device: str | None = None, resume: bool = False, progress: bool = True,
-                 cost_table=None):
+                 cost_table=None, init_from: str | Path | None = None, prepare_model=None):
+        """``init_from``: a checkpoint whose weights start the run (e.g. a shared warm-up; ignored
+        when resuming). ``prepare_model(model) -> set of parameter ids``: called once the cost
+        table is counted on the real network (e.g. :func:`train.featcache.enable_cached_inputs`);
+        the ids it returns stay frozen in every stage."""
         self.cfg = cfg
         self.d = setup_distributed(device)
         self.train_loader_fn = train_loader_fn   # fn(epoch, seed) -> DataLoader
@@ -236,6 +242,15 @@ class Trainer:
                                           device=self.d.device)
             self.cover = action_cover(len(cfg.model.resolutions), cfg.model.skip_lengths).to(self.d.device)
         self.frozen = frozen_backbone_params(self.model, cfg.train.freeze_backbone_fraction)
+        if init_from is not None and not resume:
+            ck = load_checkpoint(init_from)
+            same = ("pretrained", "method")   # a policy variant may start from another's weights
+            if {**ck.cfg.to_dict(), **dict.fromkeys(same)} != {**self.cfg.model.to_dict(), **dict.fromkeys(same)}:
+                raise ConfigError(f"{init_from}: its model config differs from this run's; a run can "
+                                  f"only start from a checkpoint of the same architecture")
+            self.model.load_state_dict(ck.model.state_dict())
+        if prepare_model is not None:
+            self.frozen |= set(prepare_model(self.model))
         self.start_epoch = 0
         self.best = -math.inf
         self.best_stage: str | None = None
@@ -344,7 +359,8 @@ class Trainer:
                 continue
             tau = self.tau(stage, policy_epoch_g)
             t0 = time.time()
-            train_stats = self._train_epoch(net, optimizer, stage, g, tau)
+            alpha = t.alpha if (stage != "joint" or e >= t.efficiency_warmup_epochs) else 0.0
+            train_stats = self._train_epoch(net, optimizer, stage, g, tau, alpha)
             scheduler.step()
             metrics = {"epoch": g, "stage": stage, "tau": tau, "lr": optimizer.param_groups[0]["lr"],
                        **train_stats, "epoch_s": time.time() - t0}
@@ -358,7 +374,7 @@ class Trainer:
             self._log(metrics)
         return metrics
 
-    def _train_epoch(self, net, optimizer, stage: str, epoch: int, tau: float) -> dict:
+    def _train_epoch(self, net, optimizer, stage: str, epoch: int, tau: float, alpha: float) -> dict:
         t = self.cfg.train
         self.model.train()
         freeze_bn_of_frozen(self.model, self.frozen)
@@ -388,14 +404,18 @@ class Trainer:
                 break
             frames, label = to_device(batch, self.d.device, t.channels_last)
             t1 = time.perf_counter()
+            given = batch.get("branch_logits") if stage == "joint" else None
             with amp:
-                out = net(frames, tau=tau)
+                if given is not None:   # held-out branch predictions (train/results.py)
+                    out = net(frames, tau=tau, branch_logits=[g.to(self.d.device) for g in given])
+                else:
+                    out = net(frames, tau=tau)
                 if stage == "warmup":
                     loss = branch_loss(out, label, multi)
                     parts = {"acc": float(loss.detach())}
                 elif stage in ("joint", "finetune"):
                     loss, parts = arnet_loss(out, label, self.step_cost, self.cost_table.uniform_per_frame,
-                                             LossWeights(t.alpha, t.beta), multi, cover=self.cover)
+                                             LossWeights(alpha, t.beta), multi, cover=self.cover)
                 else:
                     loss = accuracy_loss(out.video_logits, label, multi)
                     parts = {"acc": float(loss.detach())}

@@ -118,16 +118,27 @@ class ARNet(nn.Module):
         return F.one_hot(logits.argmax(-1), self.num_actions).to(logits.dtype)
 
     # -------------------------------------------------------------------- clip forward
-    def forward(self, frames: list[torch.Tensor], tau: float = 1.0) -> ARNetOutput:
+    def forward(self, frames: list[torch.Tensor], tau: float = 1.0,
+                branch_logits: list[torch.Tensor] | None = None) -> ARNetOutput:
+        """``branch_logits`` (L x (B, T, C), optional): every branch's frame logits given from
+        outside instead of computed -- held-out predictions, so that the policy learns which
+        resolution pays off on clips the branches were not fitted to (the branches then only run
+        for the policy's own features)."""
         L = len(self.resolutions)
         if len(frames) != L:
             raise ValueError(f"expected {L} frame tensors (one per resolution {self.resolutions}), "
                              f"got {len(frames)}")
         B, T = frames[0].shape[:2]
         feat = self.policy.features(frames[L - 1].flatten(0, 1)).view(B, T, -1)
-        low_logits = self.policy.low_head(self.policy.dropout(feat))
-        branch_logits = [self.branch(i, frames[i].flatten(0, 1)).view(B, T, -1) for i in range(L - 1)]
-        branch_logits.append(low_logits)
+        if branch_logits is not None:
+            if len(branch_logits) != L:
+                raise ValueError(f"branch_logits: expected {L} tensors, got {len(branch_logits)}")
+            branch_logits = list(branch_logits)
+            low_logits = branch_logits[L - 1]
+        else:
+            low_logits = self.policy.low_head(self.policy.dropout(feat))
+            branch_logits = [self.branch(i, frames[i].flatten(0, 1)).view(B, T, -1) for i in range(L - 1)]
+            branch_logits.append(low_logits)
 
         h, c = self.init_state(B, device=feat.device)
         h, c = h.to(feat.dtype), c.to(feat.dtype)
