@@ -65,11 +65,11 @@ def with_subsets(data: dict[str, Any]) -> dict[str, Any]:
     """A data section that names a dataset layout (or ``auto`` on a folder) and has no
     train/val/test sections gets one per subset of the layout; ``auto`` becomes the detected
     layout, so the run config (stored in the checkpoints) names it."""
-    from train.data.dataset import FORMAT_ALIASES
+    from train.data.dataset import canonical_format
     from train.data.layouts import LAYOUTS, detect_layout
     if any(k in data for k in SPLIT_KEYS):
         return data
-    fmt = FORMAT_ALIASES.get(str(data.get("format", "auto")).lower(), str(data.get("format", "auto")))
+    fmt = canonical_format(data.get("format", "auto"))
     if fmt == "kinetics" and not data.get("list_file"):
         fmt = "kinetics_csv"
     if fmt == "auto" and not data.get("list_file"):

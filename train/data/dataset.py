@@ -49,9 +49,20 @@ log = logging.getLogger("train.data")
 LIST_FORMATS = ("auto", "video_folder", "video_list", "activitynet", "kinetics")
 # list formats + the dataset layouts (train/data/layouts: ucf101, hmdb51, kinetics_csv, ssv2,
 # folder). "kinetics" with a list_file is the mini-Kinetics frame list, without one kinetics_csv.
-FORMATS = LIST_FORMATS + tuple(LAYOUTS)
-FORMAT_ALIASES = {"fcvid": "activitynet", "mini-kinetics": "kinetics", "minik": "kinetics",
-                  "videos": "video_folder", **layout_aliases()}
+FORMATS = LIST_FORMATS + tuple(LAYOUTS)     # as imported; formats() also has later registrations
+LIST_ALIASES = {"fcvid": "activitynet", "mini-kinetics": "kinetics", "minik": "kinetics",
+                "videos": "video_folder"}
+FORMAT_ALIASES = {**LIST_ALIASES, **layout_aliases()}
+
+
+def formats() -> tuple[str, ...]:
+    """Every valid ``data.format``: the list formats and the layouts registered so far."""
+    return LIST_FORMATS + tuple(LAYOUTS)
+
+
+def canonical_format(name: str) -> str:
+    n = str(name).lower()
+    return {**LIST_ALIASES, **layout_aliases()}.get(n, n)
 DEFAULT_IMAGE_TMPL = {"activitynet": "image_{:05d}.jpg", "kinetics": "{:05d}.jpg"}
 MODES = ("train", "eval")
 
@@ -121,8 +132,7 @@ class DataConfig:
                                           # has none (seconds rule)
 
     def __post_init__(self) -> None:
-        self.format = str(self.format).lower()
-        self.format = FORMAT_ALIASES.get(self.format, self.format)
+        self.format = canonical_format(self.format)
         if self.format == "kinetics" and not self.list_file:
             self.format = "kinetics_csv"
         if self.seconds_per_step not in (None, "auto"):
@@ -152,9 +162,9 @@ class DataConfig:
         return "repeat_in_order" if self.sampling == "segments" else "repeat_last"
 
     def validate(self) -> None:
-        if self.format not in FORMATS:
-            raise ConfigError(f"data.format={self.format!r} is not one of {list(FORMATS)} "
-                              f"(aliases: {sorted(FORMAT_ALIASES)})")
+        if self.format not in formats():
+            raise ConfigError(f"data.format={self.format!r} is not one of {list(formats())} "
+                              f"(aliases: {sorted({**LIST_ALIASES, **layout_aliases()})})")
         if self.resize not in RESIZE_METHODS:
             raise ConfigError(f"data.resize={self.resize!r} is not one of {list(RESIZE_METHODS)}")
         if self.mode not in MODES:
