@@ -190,6 +190,24 @@ def test_bad_rows_counted_once_per_kind_and_training_goes_on(trees, tmp_path, ca
     assert any("trainlist01.txt:" in w and "v_JumpRope_g09_c01.avi" in w for w in warned)
 
 
+def test_undecodable_listed_videos_are_skipped_and_warned_about_a_few_times(trees, tmp_path, caplog):
+    root = _ucf_copy(trees, tmp_path)
+    broken = sorted((root / "UCF-101").glob("*/*_g02_c01.avi")) + \
+        sorted((root / "UCF-101").glob("JumpRope/*_g03_c01.avi"))
+    for p in broken:
+        p.write_bytes(b"not a video at all")
+    d = ds(root, "train", format="ucf101")          # split 1 trains on g02 and g03
+    with caplog.at_level(logging.DEBUG, logger="train.data"):
+        items = [d[i] for i in range(len(d))]
+    assert len(items) == 8 and sorted(Path(p).name for p in d.bad_paths) == sorted(p.name for p in broken)
+    assert {it["index"] for it in items} == {i for i, r in enumerate(d.records)
+                                             if Path(r.path) not in broken}
+    warned = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 4 and "further unreadable videos" in warned[-1]
+    assert sum(r.levelno == logging.DEBUG and "skipping unreadable" in r.message
+               for r in caplog.records) == 2
+
+
 def test_split_files_not_matching_the_folder_fail_with_the_paths(trees, tmp_path, capsys):
     root = _ucf_copy(trees, tmp_path)
     for p in (root / "UCF-101").glob("*/*.avi"):

@@ -10,8 +10,9 @@ Item (``dataset[i]``)::
 ``collate`` batches items to ``frames[k]``: (B, T, 3, s_k, s_k) uint8, ``label``: (B,) long or
 (B, C) float, ``index``: (B,) long.
 
-Bad items: a video or frame that cannot be read is logged (warning naming the path and the
-reason), recorded in ``dataset.bad_items`` (per process: each DataLoader worker keeps its own;
+Bad items: a video or frame that cannot be read is logged (a warning naming the path and the
+reason for the first ``WARN_BAD_ITEMS`` of a process, then one saying the rest are logged at debug
+level), recorded in ``dataset.bad_items`` (per process: each DataLoader worker keeps its own;
 ``cfg.bad_items_file`` collects them from all workers) and replaced by the next readable record
 (i+1, i+2, ... mod N, so ``item["index"]`` may differ from i): an epoch never stops on a broken
 file.  ``max_replacements`` failures in a row raise (something systematic is wrong).
@@ -65,6 +66,7 @@ def canonical_format(name: str) -> str:
     return {**LIST_ALIASES, **layout_aliases()}.get(n, n)
 DEFAULT_IMAGE_TMPL = {"activitynet": "image_{:05d}.jpg", "kinetics": "{:05d}.jpg"}
 MODES = ("train", "eval")
+WARN_BAD_ITEMS = 3      # unreadable items warned about one by one (per process); then debug only
 
 
 @dataclass
@@ -474,7 +476,15 @@ class ClipDataset(torch.utils.data.Dataset):
             reason = f"{type(err).__name__}: {err}"
         self._bad.add(i)
         self.bad_items.append(BadItem(i, self.path_of(i), reason))
-        log.warning("skipping unreadable item %d %s: %s", i, self.path_of(i), reason)
+        n = len(self.bad_items)
+        if n <= WARN_BAD_ITEMS:
+            log.warning("skipping unreadable item %d %s: %s", i, self.path_of(i), reason)
+        else:
+            log.debug("skipping unreadable item %d %s: %s", i, self.path_of(i), reason)
+        if n == WARN_BAD_ITEMS:
+            log.warning("further unreadable videos are skipped with a debug message only (all are "
+                        "in dataset.bad_items%s)", f" and {self.cfg.bad_items_file}"
+                        if self.cfg.bad_items_file else "; data.bad_items_file collects them")
         if self.cfg.bad_items_file:
             try:
                 with open(self.cfg.bad_items_file, "a", encoding="utf-8") as f:
