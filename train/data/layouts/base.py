@@ -296,3 +296,37 @@ def finish(layout: str, req: LayoutRequest, records: list, classes: list, report
 
 def rec(path: str, label: int, source: str) -> VideoRecord:
     return VideoRecord(path, (int(label),), None, source)
+
+
+class Rows:
+    """The records of one subset as a layout reads its annotation rows: a duplicate key is
+    reported (first kept), a row whose file is not on disk (``path`` None) counted as missing;
+    :meth:`finish` checks the missing share and returns the :class:`LayoutSplit`."""
+
+    def __init__(self, layout: str, req: LayoutRequest, report: DataReport):
+        self.layout, self.req, self.report = layout, req, report
+        self.records: list = []
+        self.seen: set = set()
+        self.listed = self.missing = 0
+        self.missing_examples: list = []
+
+    def add(self, key: str, path: str | None, label: int, where: str, shown: str,
+            source: str | None = None) -> None:
+        if key in self.seen:
+            self.report.add("duplicate_id", f"{where} {shown}")
+            return
+        self.seen.add(key)
+        self.listed += 1
+        if path is None:
+            self.missing += 1
+            self.report.add("missing_file", f"{where} {shown}")
+            if len(self.missing_examples) < 3:
+                self.missing_examples.append(shown)
+            return
+        self.records.append(rec(path, label, source or where))
+
+    def finish(self, classes: list, list_file: str, video_root: str) -> LayoutSplit:
+        check_found(self.layout, self.listed, self.missing, list_file, video_root,
+                    self.req.max_missing_fraction, self.missing_examples)
+        train = [r.label for r in self.records] if self.req.subset == "train" else None
+        return finish(self.layout, self.req, self.records, classes, self.report, list_file, train)

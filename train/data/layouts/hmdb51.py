@@ -11,8 +11,8 @@ import os
 import re
 from pathlib import Path
 
-from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, candidate_dirs,
-                                     check_found, class_dir_root, finish, rec, register_layout)
+from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, Rows,
+                                     candidate_dirs, class_dir_root, register_layout)
 
 SPLIT_DIR = "testTrainMulti_7030_splits"
 _NAME = re.compile(r"^(?P<cls>.+)_test_split(?P<split>[123])\.txt$")
@@ -49,7 +49,7 @@ def load(req: LayoutRequest):
     if req.subset == "val":
         report.note("HMDB51 has no validation set: val is the split's test videos")
     want = WANT[req.subset]
-    records, seen, listed, missing, miss_ex = [], set(), 0, 0, []
+    rows = Rows("hmdb51", req, report)
     for label, cls in enumerate(classes):
         lst = files[cls]
         folder = folder_of.get(cls.lower())
@@ -71,24 +71,10 @@ def load(req: LayoutRequest):
                 continue
             if parts[1] != want:
                 continue
-            key = parts[0].lower()
-            if key in seen:
-                report.add("duplicate_id", f"{where} {parts[0]}")
-                continue
-            seen.add(key)
-            listed += 1
-            f = on_disk.get(key)
-            if f is None:
-                missing += 1
-                report.add("missing_file", f"{where} {cls}/{parts[0]}")
-                if len(miss_ex) < 3:
-                    miss_ex.append(f"{cls}/{parts[0]}")
-                continue
-            records.append(rec(str(video_root / folder / f), label, where))
-    check_found("hmdb51", listed, missing, f"{sd}/*_test_split{req.split}.txt", str(video_root),
-                req.max_missing_fraction, miss_ex)
-    return finish("hmdb51", req, records, classes, report, str(sd),
-                  [r.label for r in records] if req.subset == "train" else None)
+            f = on_disk.get(parts[0].lower())
+            rows.add(parts[0].lower(), None if f is None else str(video_root / folder / f), label,
+                     where, f"{cls}/{parts[0]}")
+    return rows.finish(classes, f"{sd}/*_test_split{req.split}.txt", str(video_root))
 
 
 def detect(root: Path) -> bool:

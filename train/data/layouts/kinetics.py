@@ -18,8 +18,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, candidate_dirs,
-                                     check_found, finish, index_files, rec, register_layout)
+from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, Rows,
+                                     candidate_dirs, index_files, register_layout)
 
 NEED = ("youtube_id", "time_start", "time_end")
 KEYWORD = {"train": ("train",), "val": ("val",), "test": ("test",)}
@@ -84,7 +84,7 @@ def load(req: LayoutRequest):
         raise LayoutError(f"kinetics: no {req.subset} CSV among {[str(p) for p in csvs]}")
     report.where = f"kinetics {req.subset} ({lst.name})"
     clips = index_files(root, req.extensions)
-    records, seen, listed, missing, miss_ex = [], set(), 0, 0, []
+    rows = Rows("kinetics_csv", req, report)
     for n, r in _rows(lst):
         where = f"{lst.name}:{n}"
         label = r.get("label", "")
@@ -99,22 +99,8 @@ def load(req: LayoutRequest):
         if label not in index_of:
             report.add("unknown_class", f"{where} {name} label {label!r} (not in {train_csv.name})")
             continue
-        if name in seen:
-            report.add("duplicate_id", f"{where} {name}")
-            continue
-        seen.add(name)
-        listed += 1
-        path = clips.get(name) or clips.get(r["youtube_id"])
-        if path is None:
-            missing += 1
-            report.add("missing_file", f"{where} {name}")
-            if len(miss_ex) < 3:
-                miss_ex.append(name)
-            continue
-        records.append(rec(path, index_of[label], where))
-    check_found("kinetics", listed, missing, str(lst), str(root), req.max_missing_fraction, miss_ex)
-    return finish("kinetics_csv", req, records, classes, report, str(lst),
-                  [x.label for x in records] if req.subset == "train" else None)
+        rows.add(name, clips.get(name) or clips.get(r["youtube_id"]), index_of[label], where, name)
+    return rows.finish(classes, str(lst), str(root))
 
 
 def detect(root: Path) -> bool:

@@ -15,9 +15,8 @@ import json
 import re
 from pathlib import Path
 
-from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, candidate_dirs,
-                                     check_found, find_file, finish, index_files, rec,
-                                     register_layout)
+from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, Rows,
+                                     candidate_dirs, find_file, index_files, register_layout)
 
 FILES = {"train": "train.json", "val": "validation.json", "test": "validation.json"}
 _SLOT = re.compile(r"\[([^\]]*)\]")
@@ -71,7 +70,7 @@ def load(req: LayoutRequest):
     if req.subset == "test":
         report.note("the SSv2 test set has no labels: test is validation.json")
     videos = index_files(root, req.extensions)
-    records, seen, listed, missing, miss_ex = [], set(), 0, 0, []
+    rows = Rows("ssv2", req, report)
     for n, e in enumerate(entries):
         where = f"{ann.name}[{n}]"
         if not isinstance(e, dict) or "id" not in e:
@@ -87,22 +86,9 @@ def load(req: LayoutRequest):
         if cls not in index_of:
             report.add("unknown_class", f"{where} id {vid} template {tmpl!r} (not in {lab_file.name})")
             continue
-        if vid in seen:
-            report.add("duplicate_id", f"{where} id {vid}")
-            continue
-        seen.add(vid)
-        listed += 1
-        path = videos.get(vid)
-        if path is None:
-            missing += 1
-            report.add("missing_file", f"{where} {vid}.webm")
-            if len(miss_ex) < 3:
-                miss_ex.append(f"{vid}.webm")
-            continue
-        records.append(rec(path, index_of[cls], f"{where} id {vid}: {text!r}"))
-    check_found("ssv2", listed, missing, str(ann), str(root), req.max_missing_fraction, miss_ex)
-    return finish("ssv2", req, records, classes, report, str(ann),
-                  [r.label for r in records] if req.subset == "train" else None)
+        rows.add(vid, videos.get(vid), index_of[cls], where, f"{vid}.webm",
+                 source=f"{where} id {vid}: {text!r}")
+    return rows.finish(classes, str(ann), str(root))
 
 
 def detect(root: Path) -> bool:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, candidate_dirs,
-                                     check_found, class_dir_root, find_file, finish, rec,
-                                     register_layout)
+from train.data.layouts.base import (DataReport, Layout, LayoutError, LayoutRequest, Rows,
+                                     candidate_dirs, class_dir_root, find_file, register_layout)
 
 
 def read_class_ind(path: Path) -> list[str]:
@@ -73,7 +72,7 @@ def load(req: LayoutRequest):
     if req.subset == "val":
         report.note("UCF101 has no validation list: val is the split's test list")
     resolve = _Resolver(video_root, folder_of)
-    records, seen, listed, missing, miss_ex = [], set(), 0, 0, []
+    rows = Rows("ucf101", req, report)
     for n, line in enumerate(lst.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         parts = line.split()
         if not parts:
@@ -94,22 +93,8 @@ def load(req: LayoutRequest):
         else:
             report.add("unknown_class", f"{where} {relpath} (class folder not in {ind.name})")
             continue
-        if relpath.lower() in seen:
-            report.add("duplicate_id", f"{where} {relpath}")
-            continue
-        seen.add(relpath.lower())
-        listed += 1
-        path = resolve(relpath)
-        if path is None:
-            missing += 1
-            report.add("missing_file", f"{where} {relpath}")
-            if len(miss_ex) < 3:
-                miss_ex.append(relpath)
-            continue
-        records.append(rec(path, label, where))
-    check_found("ucf101", listed, missing, str(lst), str(video_root), req.max_missing_fraction, miss_ex)
-    return finish("ucf101", req, records, classes, report, str(lst),
-                  [r.label for r in records] if req.subset == "train" else None)
+        rows.add(relpath.lower(), resolve(relpath), label, where, relpath)
+    return rows.finish(classes, str(lst), str(video_root))
 
 
 def detect(root: Path) -> bool:
