@@ -53,11 +53,14 @@ DEFAULT_SECONDS_PER_STEP = 0.25
 
 
 def data_config(data: dict[str, Any], split: str, resolutions: list[int], mode: str):
-    from train.data.dataset import DataConfig
+    from train.data.dataset import DataConfig, canonical_format
+    from train.data.layouts import LAYOUTS
     common = {k: v for k, v in data.items() if k not in SPLIT_KEYS}
     if split not in data:
         raise ConfigError(f"data.{split}: missing (give at least its list_file or root)")
     d = {**common, **(data.get(split) or {}), "resolutions": resolutions, "mode": mode}
+    if split in SPLIT_KEYS and canonical_format(d.get("format", "auto"), d.get("list_file")) in LAYOUTS:
+        d.setdefault("subset", split)      # a layout's test section reads its test subset
     return DataConfig.from_dict(d, where=f"data.{split}")
 
 
@@ -69,9 +72,7 @@ def with_subsets(data: dict[str, Any]) -> dict[str, Any]:
     from train.data.layouts import LAYOUTS, detect_layout
     if any(k in data for k in SPLIT_KEYS):
         return data
-    fmt = canonical_format(data.get("format", "auto"))
-    if fmt == "kinetics" and not data.get("list_file"):
-        fmt = "kinetics_csv"
+    fmt = canonical_format(data.get("format", "auto"), data.get("list_file"))
     if fmt == "auto" and not data.get("list_file"):
         if not data.get("root"):
             raise ConfigError("data.root is empty: give the dataset folder (or --data PATH)")
@@ -186,9 +187,9 @@ def build(cfg_dict: dict[str, Any], where: str):
             if "has no usable video" not in str(e):
                 raise
             logging.getLogger("train").warning("no validation data, training without it: %s", e)
-    if val_ds is not None and list(val_ds.labels) != list(train_ds.labels):
-        raise ConfigError(f"{where}: the val data has classes {val_ds.labels[:5]}... but the training "
-                          f"data {train_ds.labels[:5]}... (data.val)")
+    if val_ds is not None and train_ds.format == "video_folder" and val_ds.labels != train_ds.labels:
+        raise ConfigError(f"{where}: the class folders of the val data {val_ds.labels} differ from "
+                          f"the training data's {train_ds.labels} (data.val.root)")
     if model_d.get("num_classes", "auto") == "auto":
         model_d["num_classes"] = train_ds.num_classes
     model_d.setdefault("multi_label", bool(data_d.get("multi_label", False)))
@@ -267,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"T={sampling['frames_per_clip']}, {sampling['rule']} sampling, "
                   f"{sampling['seconds_per_step']:.4g} s/step"
                   + (f", median {fps:g} fps" if fps else "") + f" -> {cfg.run_dir}", flush=True)
+            for part in report.values():
+                for note in part["notes"]:
+                    print(f"note: {part['where']}: {note}", flush=True)
         metrics = trainer.fit()
         if trainer.d.main:
             print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}))

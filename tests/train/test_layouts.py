@@ -144,7 +144,8 @@ def test_folder_split_is_seeded_stratified_and_split_folders_work(trees, tmp_pat
     assert set(assign(files[:3], "x", 0, 0.1, 0.1).values()) == {"train", "val", "test"}
     assert list(assign(files[:1], "x", 0, 0.1, 0.1).values()) == ["train"]
     d = ds(trees["folder"], "train")
-    assert d.report.counts == {"not_a_video": 1} and d.report.problems() == {}
+    assert d.report.counts == {"not_a_video": 1}
+    assert d.report.examples["not_a_video"] == [f"{d.labels[0]}/notes.txt"]
     # root/{train,val}/<class>/*: no test/ -> test is val/
     root = tmp_path / "split_folders"
     for sub, k in (("train", 0), ("train", 1), ("val", 2)):
@@ -239,6 +240,16 @@ def test_empty_val_subset_trains_without_validation(trees, tmp_path, caplog):
     assert any("training without it" in r.message for r in caplog.records)
 
 
+def test_layout_with_explicit_sections_reads_each_subset(trees):
+    from train.train import data_config
+    data = {"format": "hmdb", "root": str(trees["hmdb51"]), "split": 3, "num_segments": 4,
+            "train": {}, "val": {}, "test": {"split": 2}}
+    parts = {s: build_dataset(data_config(data, s, RES, "eval")) for s in ("train", "val", "test")}
+    assert [p.cfg.subset for p in parts.values()] == ["train", "val", "test"]
+    assert len(parts["train"]) == 8 and parts["test"].cfg.split == 2
+    assert all("#20_Rhythm" in Path(r.path).name for r in parts["test"].records)   # split 2's test
+
+
 def test_cli_errors_name_the_argument(tmp_path, capsys, trees):
     cfg = tiny_run_config(tmp_path / "c.yaml", tmp_path / "runs", "e")
     assert run_train(["--config", str(cfg), "--data", str(tmp_path / "nope")]) == 2
@@ -292,7 +303,7 @@ def test_dataset_uses_each_videos_fps(trees):
     ("ssv2", ["--format", "ssv2"]),
     ("folder", []),
 ])
-def test_short_training_per_layout(trees, tmp_path, name, extra):
+def test_short_training_per_layout(trees, tmp_path, capsys, name, extra):
     data = {"sampling": "seconds"} if name == "ssv2" else {}
     cfg = tiny_run_config(tmp_path / "c.yaml", tmp_path / "runs", name, **data)
     assert run_train(["--config", str(cfg), "--data", str(trees[name]), "--epochs", "1,1,0"] + extra) == 0
@@ -309,6 +320,10 @@ def test_short_training_per_layout(trees, tmp_path, name, extra):
     else:
         assert s["rule"] == "segments" and s["pad"] == "repeat_in_order"
         assert s["seconds_per_step"] == pytest.approx(s["duration_s"]["median"] / 4)
+    out = capsys.readouterr().out
+    assert f"8 clips ({name}), 4 classes, T=4" in out
+    if name == "ucf101":
+        assert "note: ucf101 split 2 val (testlist02.txt): UCF101 has no validation list" in out
     if name == "kinetics_csv":
         report = json.loads((tmp_path / "runs" / name / "data_report.json").read_text())
         assert report["train"]["counts"] == {"missing_file": 1}

@@ -61,9 +61,12 @@ def formats() -> tuple[str, ...]:
     return LIST_FORMATS + tuple(LAYOUTS)
 
 
-def canonical_format(name: str) -> str:
+def canonical_format(name: str, list_file: str | None = None) -> str:
+    """The format name an alias stands for; ``kinetics`` without a list file is the Kinetics CSV
+    layout."""
     n = str(name).lower()
-    return {**LIST_ALIASES, **layout_aliases()}.get(n, n)
+    n = {**LIST_ALIASES, **layout_aliases()}.get(n, n)
+    return "kinetics_csv" if n == "kinetics" and not list_file else n
 DEFAULT_IMAGE_TMPL = {"activitynet": "image_{:05d}.jpg", "kinetics": "{:05d}.jpg"}
 MODES = ("train", "eval")
 WARN_BAD_ITEMS = 3      # unreadable items warned about one by one (per process); then debug only
@@ -134,9 +137,7 @@ class DataConfig:
                                           # has none (seconds rule)
 
     def __post_init__(self) -> None:
-        self.format = canonical_format(self.format)
-        if self.format == "kinetics" and not self.list_file:
-            self.format = "kinetics_csv"
+        self.format = canonical_format(self.format, self.list_file)
         if self.seconds_per_step not in (None, "auto"):
             try:
                 self.seconds_per_step = float(self.seconds_per_step)

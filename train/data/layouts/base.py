@@ -35,7 +35,8 @@ REPORT_KINDS = {
     "bad_row": ("annotation rows that could not be parsed (skipped)", True),
     "no_training_video": ("classes with no training video", True),
     "empty_split": ("subsets with no usable video", True),
-    "not_a_video": ("files in class folders that are not videos (ignored)", False),
+    "not_a_video": ("files in class folders without a video extension (ignored; "
+                    "data.video_extensions lists the ones read)", True),
     "unused": ("videos the split marks as unused (0 in HMDB51's split files)", False),
 }
 
