@@ -125,6 +125,23 @@ def test_kinetics_missing_clip_counted_and_real_fps(trees, caplog):
     assert [Path(r.path).parent.parent.name for r in test.records] == ["val"] * 4
 
 
+def test_kinetics_flat_trees_float_times_and_bare_ids(trees, tmp_path):
+    from train.data.layouts.kinetics import clip_name
+    assert clip_name("abc-_12", "14.0", "24") == "abc-_12_000014_000024"
+    root = tmp_path / "k"
+    (root / "ann").mkdir(parents=True)
+    shutil.copytree(trees["kinetics_csv"] / "annotations", root / "ann", dirs_exist_ok=True)
+    clips = sorted((trees["kinetics_csv"] / "train").glob("*/*.mp4"))
+    (root / "train").mkdir()
+    for i, c in enumerate(clips):                  # flat train/<clip>.mp4; one named by its id only
+        name = c.name if i else c.name[: -len("_000000_000010.mp4")] + ".mp4"
+        shutil.copy(c, root / "train" / name)
+    csv = root / "ann" / "train.csv"
+    csv.write_text(csv.read_text().replace(",0,10,train", ",0.0,10.0,train"))
+    d = ds(root, "train", format="kinetics600")
+    assert len(d) == 8 and d.report.counts == {"missing_file": 1}
+
+
 def test_ssv2_webm_templates_and_captions(trees):
     d = ds(trees["ssv2"], "val", format="something-something-v2", decoder="opencv")
     assert d.decoder == "pyav"                       # the layout's decoder for .webm
