@@ -23,7 +23,11 @@ Schema 1 (see docs/MANIFEST.md for the prose version)::
       "costs": {"unit": "GMACs (multiply-accumulates)", "policy_step": 0.2,
                 "actions": [1.1, 0.6, 0.3, 0.0, 0.0, 0.0, 0.0],
                 "uniform_per_frame": 1.1, "measured_with": "torch.utils.flop_counter"},
-      "sampling": {"frames_per_clip": 16, "seconds_per_step": 0.25},
+      "sampling": {"frames_per_clip": 16, "seconds_per_step": 0.25,
+                   # optional, recorded from training (train/data/sampling.py), not required:
+                   "rule": "segments", "pad": "repeat_in_order", "seconds_per_step_from": "...",
+                   "videos_probed": 32, "fps": {"median": 25.0, "min": .., "max": ..},
+                   "duration_s": {"median": 7.1, "min": .., "max": ..}},
       "artifacts": [{"id": "policy", "role": "policy", "resolution": 84,
                      "format": "tflite", "backend": "litert", "precision": "fp32",
                      "file": "policy_fp32.tflite", "sha256": "...", "bytes": 123,

@@ -1,7 +1,7 @@
 """Training throughput of a run config, side by side in one process (issue 3's H100 goal).
 
 ``python train/bench_throughput.py --config configs/arnet_lite.yaml [--stage joint] [--steps 40]
-[--device cuda] [--json PATH]``
+[--device cuda] [--json PATH] [--data PATH [--format F]]``
 
 Three measurements of the same model, optimiser and stage, one after another:
 
@@ -70,13 +70,14 @@ def bench_loader(loader_fn, steps: int, warmup: int) -> dict[str, float]:
 def run(config: str, stage: str = "joint", steps: int = 40, warmup_steps: int = 5,
         device: str | None = None, batch_size: int | None = None, workers: int | None = None,
         measure: Sequence[str] = ("loader", "compute", "train"), method: str | None = None,
-        random_init: bool = False) -> dict[str, Any]:
-    from train.train import build
+        random_init: bool = False, data: str | None = None, data_format: str | None = None,
+        data_split: int | None = None) -> dict[str, Any]:
+    from train.train import apply_data_args, build
     from train.trainer import POLICY_METHODS, Trainer, set_trainable
 
     if stage not in STAGES:
         raise ConfigError(f"--stage {stage!r} is not one of {list(STAGES)}")
-    d = load_yaml(config)
+    d = apply_data_args(load_yaml(config), data, data_format, data_split)
     if method:
         d.setdefault("model", {})["method"] = method
     if random_init:            # speed does not depend on the weights; no weight packages needed
@@ -120,7 +121,7 @@ def run(config: str, stage: str = "joint", steps: int = 40, warmup_steps: int = 
         results["train"] = timed(loader_fn, steps)
     from train.suite import hardware_string
     hw = hardware_string(str(dev))
-    return {"config": config, "method": method, "stage": stage, "device": str(dev), "hardware": hw,
+    return {"config": config, "data": data, "method": method, "stage": stage, "device": str(dev), "hardware": hw,
             "torch": torch.__version__, "batch_size": cfg.train.batch_size, "workers": cfg.train.workers,
             "frames_per_clip": sampling["frames_per_clip"], "resolutions": list(cfg.model.resolutions),
             "amp_bf16": bool(cfg.train.amp and dev.type == "cuda"), "steps": steps,
@@ -154,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="random weights instead of the pretrained ones (same speed)")
     ap.add_argument("--measure", default="loader,compute,train", help="subset of loader,compute,train")
     ap.add_argument("--json", default=None, help="write the results here")
+    from train.train import add_data_args
+    add_data_args(ap)
     a = ap.parse_args(argv)
     try:
         measure = [m.strip() for m in a.measure.split(",") if m.strip()]
@@ -164,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--steps {a.steps} / --warmup-steps {a.warmup_steps}: need steps >= 1, "
                               f"warmup >= 0")
         r = run(a.config, a.stage, a.steps, a.warmup_steps, a.device, a.batch_size, a.workers, measure,
-                a.method, a.random_init)
+                a.method, a.random_init, a.data, a.format, a.data_split)
     except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@
 
 For every checkpoint the evaluation data is rebuilt from the run config stored in it
 (``run_config.data``: the shared keys plus the ``test`` split's overrides when there is one, else
-``val``; ``--split`` picks one, ``--list`` points at another list file or video folder). Each model
+``val``; ``--split`` picks one, ``--list`` points at another list file or video folder, ``--data PATH
+[--format ucf101] [--data-split N]`` at a dataset read as distributed, see train/data/layouts). Each model
 is evaluated with :func:`train.evaluation.evaluate_model`; ``--random-policy`` adds the paper's
 "Random policy" baseline: the AR-Net checkpoint's weights with actions drawn uniformly at random
 from a seeded generator (``--seed``). Written to ``--out`` (atomically):
@@ -43,7 +44,7 @@ import torch  # noqa: E402
 from train.config import ConfigError  # noqa: E402
 
 UNIT = "GMACs (multiply-accumulates; the paper's \"GFLOPs\": ResNet-50@224 = 4.11)"
-SPLIT_KEYS = ("train", "val", "test", "seconds_per_step")
+SPLIT_KEYS = ("train", "val", "test")
 POLICY_FAMILY = ("arnet", "random", "resolution_only", "skip_only")
 METHOD_LABELS = {
     "uniform": "Uniform", "lstm": "LSTM", "random_policy": "Random policy", "random": "Random (trained)",
@@ -66,13 +67,19 @@ def action_labels(resolutions: Sequence[int], skip_lengths: Sequence[int]) -> li
 
 
 def eval_data_config(run_config: dict, split: str | None = None, list_path: str | None = None,
-                     root: str | None = None, resize: str | None = None):
+                     root: str | None = None, resize: str | None = None, data_path: str | None = None,
+                     data_format: str | None = None, data_split: int | None = None):
     """The eval ``DataConfig`` of a stored run config: shared data keys + the split's overrides.
 
     ``split`` None: ``test`` when the config has one, else ``val``. ``list_path``: a list file
-    (paths relative to ``root`` / the split's root) or a ``<class>/*.mp4`` folder."""
+    (paths relative to ``root`` / the split's root) or a ``<class>/*.mp4`` folder. ``data_path``
+    (``--data``): the dataset replaced by the one there (layout ``data_format`` or detected,
+    official split ``data_split``), sampling kept."""
     from train.data.dataset import DataConfig
+    from train.train import apply_data_args
     data = dict(run_config.get("data") or {})
+    if data_path is not None or data_format is not None or data_split is not None:
+        data = apply_data_args({"data": data}, data_path, data_format, data_split)["data"]
     model = run_config.get("model") or {}
     if split is None:
         split = "test" if data.get("test") else "val"
@@ -162,7 +169,8 @@ def evaluate_checkpoints(checkpoints: Sequence[str | os.PathLike], *, split: str
                          list_path: str | None = None, root: str | None = None,
                          random_policy: bool = False, seed: int = 0, device: str | None = None,
                          batch_size: int = 8, workers: int = 0, max_batches: int = 0,
-                         log=print) -> tuple[dict, dict]:
+                         log=print, data: str | None = None, data_format: str | None = None,
+                         data_split: int | None = None) -> tuple[dict, dict]:
     """Evaluate every checkpoint (and the random policy). Returns (results dict as written to
     ``results.json``, {key: (Entry, dataset)} for plotting)."""
     from train.data.dataset import build_dataset, build_loader
@@ -191,7 +199,8 @@ def evaluate_checkpoints(checkpoints: Sequence[str | os.PathLike], *, split: str
     methods: dict[str, dict] = {}
     used_split = None
     for e in entries:
-        dcfg, used_split = eval_data_config(e.run_config, split, list_path, root, e.resize)
+        dcfg, used_split = eval_data_config(e.run_config, split, list_path, root, e.resize, data,
+                                            data_format, data_split)
         dkey = json.dumps(dcfg.to_dict(), sort_keys=True)
         if dkey not in datasets:
             try:
@@ -332,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--list", default=None, metavar="PATH",
                     help="evaluate on this list file or <class>/*.mp4 folder instead")
     ap.add_argument("--root", default=None, help="root the --list paths are relative to")
+    from train.train import add_data_args
+    add_data_args(ap)
     ap.add_argument("--out", default=None, help="output folder (default: beside the first checkpoint, eval/)")
     ap.add_argument("--random-policy", action="store_true",
                     help="add the Random-policy baseline (AR-Net checkpoint weights, seeded random actions)")
@@ -358,7 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results, entries = evaluate_checkpoints(
             args.checkpoint, split=args.split, list_path=args.list, root=args.root,
             random_policy=args.random_policy, seed=args.seed, device=args.device,
-            batch_size=args.batch_size, workers=args.workers, max_batches=args.max_batches)
+            batch_size=args.batch_size, workers=args.workers, max_batches=args.max_batches,
+            data=args.data, data_format=args.format, data_split=args.data_split)
         out = Path(args.out) if args.out else Path(args.checkpoint[0]).resolve().parent / "eval"
         files = write_outputs(results, entries, out, strip=args.strip, title=args.title)
         print()

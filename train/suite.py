@@ -1,7 +1,7 @@
 """Train AR-Net and its baselines one after another, then compare them (paper Table 1).
 
 ``python train/suite.py --config configs/X.yaml [--methods arnet,uniform,...] [--epochs w,j,f]
-[--device cuda] [--force] [--results-json docs/results/<dataset>.json]``
+[--device cuda] [--force] [--results-json docs/results/<dataset>.json] [--data PATH [--format F]]``
 
 For each method ``m`` this runs the training code (``train.train.main``) as
 ``--method m --name <name>_m``, so its checkpoints land in ``<out_dir>/<name>_m/``; a method
@@ -105,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=None, help="eval batch size (default: train.batch_size)")
     ap.add_argument("--workers", type=int, default=0, help="eval DataLoader workers")
     ap.add_argument("--no-progress", action="store_true")
+    from train.train import add_data_args
+    add_data_args(ap)   # --data PATH [--format F] [--data-split N]: every method trains on it
     args = ap.parse_args(argv)
 
     from train.evaluate import EvalError, evaluate_checkpoints, format_table, write_outputs
@@ -130,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 targs += ["--epochs", args.epochs]
             if args.device:
                 targs += ["--device", args.device]
+            for flag, v in (("--data", args.data), ("--format", args.format),
+                            ("--data-split", args.data_split)):
+                targs += [flag, str(v)] if v is not None else []
             commands.append(_cmd(["python", "train/train.py"] + targs))
             best = run_dir / "best.pt"
             if best.is_file() and not args.force:

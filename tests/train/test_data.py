@@ -195,7 +195,10 @@ def test_config_errors_name_value_and_choices():
     with pytest.raises(ConfigError, match="resolutions=\\[84, 224\\]"):
         DataConfig(root="x", resolutions=[84, 224])
     with pytest.raises(ConfigError, match="needs data.list_file"):
-        DataConfig(format="kinetics", root="x")
+        DataConfig(format="activitynet", root="x")
+    # "kinetics" is the mini-Kinetics frame list with a list file, the Kinetics CSVs without one
+    assert DataConfig(format="kinetics", root="x", list_file="l").format == "kinetics"
+    assert DataConfig(format="kinetics", root="x").format == "kinetics_csv"
     with pytest.raises(ConfigError, match="decoder='ffmpeg'"):
         DataConfig(root="x", decoder="ffmpeg")
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['segments'\]"):

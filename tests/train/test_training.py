@@ -65,7 +65,11 @@ def test_three_stage_schedule_writes_checkpoints_and_log(tiny_data, tmp_path):
     from train.checkpoint import load_checkpoint
     ck = load_checkpoint(run / "last.pt")
     assert ck.labels == ["c0", "c1", "c2"]
-    assert ck.sampling == {"frames_per_clip": 4, "seconds_per_step": 0.25, "resize": "pyramid"}
+    fps = {"median": 12.0, "min": 12.0, "max": 12.0}    # clipgen writes 12 frames at 12 fps
+    assert ck.sampling == {"frames_per_clip": 4, "seconds_per_step": 0.25, "resize": "pyramid",
+                           "rule": "segments", "pad": "repeat_in_order",
+                           "seconds_per_step_from": "config", "videos_probed": 12, "fps": fps,
+                           "duration_s": {"median": 1.0, "min": 1.0, "max": 1.0}}
     assert ck.meta["cost_table"]["actions"][-1] == 0.0
     best = load_checkpoint(run / "best.pt")   # the best of the last stage, whatever joint scored
     assert best.meta["stage"] == "finetune" and best.meta["epoch"] == 2

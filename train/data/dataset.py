@@ -10,8 +10,9 @@ Item (``dataset[i]``)::
 ``collate`` batches items to ``frames[k]``: (B, T, 3, s_k, s_k) uint8, ``label``: (B,) long or
 (B, C) float, ``index``: (B,) long.
 
-Bad items: a video or frame that cannot be read is logged (warning naming the path and the
-reason), recorded in ``dataset.bad_items`` (per process: each DataLoader worker keeps its own;
+Bad items: a video or frame that cannot be read is logged (a warning naming the path and the
+reason for the first ``WARN_BAD_ITEMS`` of a process, then one saying the rest are logged at debug
+level), recorded in ``dataset.bad_items`` (per process: each DataLoader worker keeps its own;
 ``cfg.bad_items_file`` collects them from all workers) and replaced by the next readable record
 (i+1, i+2, ... mod N, so ``item["index"]`` may differ from i): an epoch never stops on a broken
 file.  ``max_replacements`` failures in a row raise (something systematic is wrong).
@@ -37,18 +38,38 @@ import torch
 from train.config import ConfigError, from_dict
 from train.data.lists import (VIDEO_EXTENSIONS, ListFileError, VideoRecord, parse_list,
                               read_classes, scan_video_folder, sniff_style)
-from train.data.sampling import sample_indices
+from train.data.layouts import (LAYOUTS, SUBSETS, LayoutRequest, detect_layout, load_layout,
+                                layout_aliases)
+from train.data.sampling import SAMPLING_RULES, sample_indices, time_indices
 from edge_runtime.preprocess import RESIZE_METHODS
 from train.data.transforms import DEFAULT_SCALES, TrainAugment, eval_views
 from train.data.video import DECODERS, DecodeError, open_video, read_frame_folder
 
 log = logging.getLogger("train.data")
 
-FORMATS = ("auto", "video_folder", "video_list", "activitynet", "kinetics")
-FORMAT_ALIASES = {"fcvid": "activitynet", "mini-kinetics": "kinetics", "minik": "kinetics",
-                  "videos": "video_folder", "folder": "video_folder"}
+LIST_FORMATS = ("auto", "video_folder", "video_list", "activitynet", "kinetics")
+# list formats + the dataset layouts (train/data/layouts: ucf101, hmdb51, kinetics_csv, ssv2,
+# folder). "kinetics" with a list_file is the mini-Kinetics frame list, without one kinetics_csv.
+FORMATS = LIST_FORMATS + tuple(LAYOUTS)     # as imported; formats() also has later registrations
+LIST_ALIASES = {"fcvid": "activitynet", "mini-kinetics": "kinetics", "minik": "kinetics",
+                "videos": "video_folder"}
+FORMAT_ALIASES = {**LIST_ALIASES, **layout_aliases()}
+
+
+def formats() -> tuple[str, ...]:
+    """Every valid ``data.format``: the list formats and the layouts registered so far."""
+    return LIST_FORMATS + tuple(LAYOUTS)
+
+
+def canonical_format(name: str, list_file: str | None = None) -> str:
+    """The format name an alias stands for; ``kinetics`` without a list file is the Kinetics CSV
+    layout."""
+    n = str(name).lower()
+    n = {**LIST_ALIASES, **layout_aliases()}.get(n, n)
+    return "kinetics_csv" if n == "kinetics" and not list_file else n
 DEFAULT_IMAGE_TMPL = {"activitynet": "image_{:05d}.jpg", "kinetics": "{:05d}.jpg"}
 MODES = ("train", "eval")
+WARN_BAD_ITEMS = 3      # unreadable items warned about one by one (per process); then debug only
 
 
 @dataclass
@@ -61,6 +82,18 @@ class DataConfig:
     ``{:05d}.jpg``), or ``auto`` (no list_file -> video_folder, else sniffed from the list).
     Paths in lists are relative to ``root``.  Class names: ``classes_file``, else a
     ``classes.txt`` beside the list file or in root, else "0".."C-1".
+
+    Dataset layouts (``train/data/layouts``, read as distributed, ``subset`` picks train / val /
+    test of official split ``split``): ``ucf101``, ``hmdb51``, ``kinetics`` (the CSV annotations;
+    with no list_file), ``ssv2``, ``folder`` (root/<class>/* split by a seeded rule, or
+    root/{train,val,test}/<class>/*).  ``auto`` with ``subset`` set and no list_file detects the
+    layout.
+
+    sampling: ``segments`` (TSN: T segments over the whole video, one frame each; a video shorter
+    than T repeats frames in order) or ``seconds`` (one frame every ``seconds_per_step`` seconds
+    of the video's own time, by its real fps, the way the device samples; the T-step window is
+    centred in eval, random in training; steps past the end of a shorter video repeat its last
+    frame).  See ``train/data/sampling.py``.
     """
 
     format: str = "auto"
@@ -89,9 +122,28 @@ class DataConfig:
     max_replacements: int = 32
     bad_items_file: str | None = None     # also append "path<TAB>reason" lines here (a file all
                                           # DataLoader workers share; bad_items is per process)
+    subset: str | None = None             # layouts: train | val | test (None: from mode)
+    split: int = 1                        # layouts: official split (UCF101 / HMDB51: 1, 2, 3)
+    annotations: str | None = None        # layouts: folder of the annotation files (default:
+                                          # found under root)
+    split_seed: int = 0                   # folder layout without split folders: seeded split
+    val_fraction: float = 0.1             # ... share of each class for val
+    test_fraction: float = 0.1            # ... and for test
+    max_missing_fraction: float = 0.5     # layouts: more listed files missing than this = error
+    sampling: str = "segments"            # segments | seconds (see above)
+    seconds_per_step: float | str | None = "auto"   # seconds rule: video time between steps
+                                          # ("auto": train.py sets median duration / T)
+    fps: float | None = None              # frame rate of frame folders / videos whose container
+                                          # has none (seconds rule)
 
     def __post_init__(self) -> None:
-        self.format = FORMAT_ALIASES.get(self.format, self.format)
+        self.format = canonical_format(self.format, self.list_file)
+        if self.seconds_per_step not in (None, "auto"):
+            try:
+                self.seconds_per_step = float(self.seconds_per_step)
+            except (TypeError, ValueError):
+                raise ConfigError(f"data.seconds_per_step={self.seconds_per_step!r}: expected a "
+                                  f"number of seconds or 'auto'") from None
         self.resolutions = [int(r) for r in self.resolutions]
         self.scales = [float(s) for s in self.scales]
         self.video_extensions = [e if e.startswith(".") else "." + e for e in self.video_extensions]
@@ -101,10 +153,21 @@ class DataConfig:
     def train(self) -> bool:
         return self.mode == "train"
 
+    @property
+    def layout(self) -> str | None:
+        """The dataset layout this config names (None: a list format, the plain class folder, or
+        ``auto``)."""
+        return self.format if self.format in LAYOUTS else None
+
+    @property
+    def pad(self) -> str:
+        """How a video shorter than the T sampled steps is filled (``PAD_RULES``)."""
+        return "repeat_in_order" if self.sampling == "segments" else "repeat_last"
+
     def validate(self) -> None:
-        if self.format not in FORMATS:
-            raise ConfigError(f"data.format={self.format!r} is not one of {list(FORMATS)} "
-                              f"(aliases: {sorted(FORMAT_ALIASES)})")
+        if self.format not in formats():
+            raise ConfigError(f"data.format={self.format!r} is not one of {list(formats())} "
+                              f"(aliases: {sorted({**LIST_ALIASES, **layout_aliases()})})")
         if self.resize not in RESIZE_METHODS:
             raise ConfigError(f"data.resize={self.resize!r} is not one of {list(RESIZE_METHODS)}")
         if self.mode not in MODES:
@@ -112,8 +175,30 @@ class DataConfig:
         if not self.root:
             raise ConfigError("data.root is empty: give the folder the list paths are relative to "
                               "(or the root/<class>/*.mp4 folder)")
-        if self.format in ("video_list", "activitynet", "kinetics") and not self.list_file:
+        if self.format in ("video_list", "activitynet") and not self.list_file:
             raise ConfigError(f"data.format={self.format!r} needs data.list_file")
+        if self.subset is not None and self.subset not in SUBSETS:
+            raise ConfigError(f"data.subset={self.subset!r} is not one of {list(SUBSETS)}")
+        if self.layout is not None:
+            splits = LAYOUTS[self.layout].splits
+            if self.split not in splits:
+                raise ConfigError(f"data.split={self.split}: {self.layout} has the official "
+                                  f"split(s) {list(splits)}")
+        for k in ("val_fraction", "test_fraction"):
+            if not 0 <= getattr(self, k) < 1:
+                raise ConfigError(f"data.{k}={getattr(self, k)}: expected a share in [0, 1)")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError(f"data.val_fraction + data.test_fraction = "
+                              f"{self.val_fraction + self.test_fraction}: must be < 1")
+        if not 0 <= self.max_missing_fraction <= 1:
+            raise ConfigError(f"data.max_missing_fraction={self.max_missing_fraction}: expected a "
+                              f"share in [0, 1]")
+        if self.sampling not in SAMPLING_RULES:
+            raise ConfigError(f"data.sampling={self.sampling!r} is not one of {list(SAMPLING_RULES)}")
+        if isinstance(self.seconds_per_step, float) and self.seconds_per_step <= 0:
+            raise ConfigError(f"data.seconds_per_step={self.seconds_per_step}: must be > 0")
+        if self.fps is not None and self.fps <= 0:
+            raise ConfigError(f"data.fps={self.fps}: must be > 0")
         if self.num_segments < 1:
             raise ConfigError(f"data.num_segments={self.num_segments}: must be >= 1")
         r = self.resolutions
@@ -172,15 +257,40 @@ def find_classes_file(classes_file: str | None, list_file: str | None, root: str
 
 
 def resolve_format(cfg: DataConfig) -> str:
+    """The format a config reads: a list style, ``video_folder`` or a layout name."""
     if cfg.format != "auto":
         return cfg.format
-    return "video_folder" if not cfg.list_file else sniff_style(cfg.list_file)
+    if cfg.list_file:
+        return sniff_style(cfg.list_file)
+    return detect_layout(cfg.root) if cfg.subset is not None else "video_folder"
 
 
-def load_records(cfg: DataConfig) -> tuple[str, list[VideoRecord], list[str]]:
-    """(resolved format, records, class names) for a config; checks labels against classes."""
+def layout_request(cfg: DataConfig) -> LayoutRequest:
+    return LayoutRequest(root=cfg.root, subset=cfg.subset or ("train" if cfg.train else "val"),
+                         split=int(cfg.split), annotations=cfg.annotations,
+                         split_seed=int(cfg.split_seed), val_fraction=float(cfg.val_fraction),
+                         test_fraction=float(cfg.test_fraction),
+                         max_missing_fraction=float(cfg.max_missing_fraction),
+                         extensions=tuple(cfg.video_extensions))
+
+
+def load_layout_records(cfg: DataConfig, fmt: str):
+    """(records, class names, report) of a layout; the report is logged once here."""
+    part = load_layout(fmt, layout_request(cfg))
+    part.report.log_once(log)
+    return part.records, part.classes, part.report
+
+
+def load_records(cfg: DataConfig, reports: list | None = None
+                 ) -> tuple[str, list[VideoRecord], list[str]]:
+    """(resolved format, records, class names) for a config; checks labels against classes.
+    A layout's :class:`DataReport` is appended to ``reports`` when given."""
     fmt = resolve_format(cfg)
-    if fmt == "video_folder":
+    if fmt in LAYOUTS:
+        records, labels, report = load_layout_records(cfg, fmt)
+        if reports is not None:
+            reports.append(report)
+    elif fmt == "video_folder":
         records, labels = scan_video_folder(cfg.root, tuple(cfg.video_extensions))
         if cfg.classes_file:
             names = read_classes(cfg.classes_file)
@@ -214,12 +324,21 @@ class ClipDataset(torch.utils.data.Dataset):
     """T-segment clips of videos / frame folders at every resolution (see module doc)."""
 
     def __init__(self, cfg: DataConfig, records: Sequence[VideoRecord] | None = None,
-                 labels: Sequence[str] | None = None):
+                 labels: Sequence[str] | None = None, report: Any = None):
         self.cfg = cfg
+        reports: list = [report] if report is not None else []
         if records is None:
-            self.format, records, labels = load_records(cfg)
+            self.format, records, labels = load_records(cfg, reports)
         else:
             self.format = resolve_format(cfg)
+        self.report = reports[0] if reports else None   # layouts: DataReport of what was skipped
+        self.decoder = (LAYOUTS[self.format].decoder if self.format in LAYOUTS else None) \
+            or cfg.decoder
+        self.sampling = cfg.sampling
+        if cfg.sampling == "seconds" and not isinstance(cfg.seconds_per_step, float):
+            raise ConfigError(f"data.sampling='seconds' needs data.seconds_per_step in seconds, got "
+                              f"{cfg.seconds_per_step!r} (train/train.py sets 'auto' to the median "
+                              f"duration / T of the training videos)")
         self.records = list(records)
         self.labels = list(labels) if labels is not None else \
             [str(i) for i in range(1 + max(max(r.labels) for r in self.records))]
@@ -271,18 +390,60 @@ class ClipDataset(torch.utils.data.Dataset):
         if train and rng is None:
             rng = self._rng(i)
 
-        def pick(n: int) -> np.ndarray:
+        def pick(n: int, fps: float | None) -> np.ndarray:
+            if self.sampling == "seconds":
+                fps = fps or self.cfg.fps
+                if not fps:
+                    raise DecodeError(path, "no frame rate (the seconds sampling rule needs one): "
+                                            "set data.fps")
+                return time_indices(n, fps, self.num_segments, float(self.cfg.seconds_per_step),
+                                    train, rng)
             return sample_indices(n, self.num_segments, train, rng)
 
-        if self.image_tmpl is not None and self.format in ("activitynet", "kinetics"):
+        if self.frame_folders:
             if not os.path.isdir(path):
                 raise DecodeError(path, "frame folder not found")
-            idx = pick(rec.num_frames)
+            idx = pick(rec.num_frames, None)
             return read_frame_folder(path, idx, self.image_tmpl, self.cfg.index_base), idx
-        with open_video(path, self.cfg.decoder, self.cfg.seek_threshold,
+        with open_video(path, self.decoder, self.cfg.seek_threshold,
                         self.cfg.decoder_threads) as reader:
-            idx = pick(reader.num_frames)
+            idx = pick(reader.num_frames, reader.fps)
             return reader.read(idx.tolist()), idx
+
+    @property
+    def frame_folders(self) -> bool:
+        """Records are folders of extracted frames (ActivityNet / mini-Kinetics lists)."""
+        return self.image_tmpl is not None and self.format in ("activitynet", "kinetics")
+
+    def timing(self, max_videos: int = 32, seed: int = 0) -> dict[str, Any]:
+        """Frame rate and duration of up to ``max_videos`` records (a seeded pick; headers only):
+        ``{"videos_probed", "fps": {median, min, max}, "duration_s": {median, min, max}}`` (a
+        key is missing when nothing could be measured)."""
+        n = len(self.records)
+        pick = np.random.default_rng(seed).permutation(n)[:max_videos] if n else []
+        fps, dur = [], []
+        for i in pick:
+            i = int(i)
+            try:
+                if self.frame_folders:
+                    f, nf = self.cfg.fps, self.records[i].num_frames
+                else:
+                    with open_video(self.path_of(i), self.decoder, self.cfg.seek_threshold) as r:
+                        f, nf = (r.fps or self.cfg.fps), r.num_frames
+            except Exception:  # noqa: BLE001 - unreadable ones are reported when loaded
+                continue
+            if f:
+                fps.append(float(f))
+                dur.append(nf / float(f))
+
+        def stats(v):
+            return {"median": round(float(np.median(v)), 4), "min": round(float(min(v)), 4),
+                    "max": round(float(max(v)), 4)}
+        out: dict[str, Any] = {"videos_probed": len(fps)}
+        if fps:
+            out["fps"] = stats(fps)
+            out["duration_s"] = stats(dur)
+        return out
 
     def load(self, i: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
         """Item i without bad-item replacement (raises DecodeError / other errors)."""
@@ -316,7 +477,15 @@ class ClipDataset(torch.utils.data.Dataset):
             reason = f"{type(err).__name__}: {err}"
         self._bad.add(i)
         self.bad_items.append(BadItem(i, self.path_of(i), reason))
-        log.warning("skipping unreadable item %d %s: %s", i, self.path_of(i), reason)
+        n = len(self.bad_items)
+        if n <= WARN_BAD_ITEMS:
+            log.warning("skipping unreadable item %d %s: %s", i, self.path_of(i), reason)
+        else:
+            log.debug("skipping unreadable item %d %s: %s", i, self.path_of(i), reason)
+        if n == WARN_BAD_ITEMS:
+            log.warning("further unreadable videos are skipped with a debug message only (all are "
+                        "in dataset.bad_items%s)", f" and {self.cfg.bad_items_file}"
+                        if self.cfg.bad_items_file else "; data.bad_items_file collects them")
         if self.cfg.bad_items_file:
             try:
                 with open(self.cfg.bad_items_file, "a", encoding="utf-8") as f:
@@ -364,7 +533,7 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def _probe(self, i: int) -> None:
         path = self.path_of(i)
-        if self.image_tmpl is not None and self.format in ("activitynet", "kinetics"):
+        if self.frame_folders:
             if not os.path.isdir(path):
                 raise DecodeError(path, "frame folder not found")
             for k in (0, self.records[i].num_frames - 1):
@@ -372,7 +541,7 @@ class ClipDataset(torch.utils.data.Dataset):
                 if not os.path.isfile(f):
                     raise DecodeError(f, "file not found")
             return
-        with open_video(path, self.cfg.decoder, self.cfg.seek_threshold) as r:
+        with open_video(path, self.decoder, self.cfg.seek_threshold) as r:
             _ = r.num_frames
 
 

@@ -24,7 +24,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".3gp", ".flv",
+                    ".wmv", ".ogv", ".ts", ".mts", ".m2ts")
 
 EXPECTED = {
     "activitynet": "'path,num_frames,label[,label...]' (ActivityNet/FCVID style, comma separated)",
