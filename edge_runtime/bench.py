@@ -55,7 +55,7 @@ BIG_WINDOW = 1 << 20  # clip-level prediction: every sampled frame of the clip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge_runtime.live import add_model_args
+    from edge_runtime.cli import add_model_args
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(ap)
@@ -253,7 +253,7 @@ def _warm(pipe: Any, steps: int, video: Path, sampling: str, decode_threads: int
 
 
 def bench(args: argparse.Namespace) -> int:
-    from edge_runtime.live import UsageError, make_pipeline
+    from edge_runtime.cli import UsageError, make_pipeline
     from edge_runtime.pipeline import AdaptivePipeline
     from edge_runtime.sources import list_videos
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -434,7 +434,7 @@ def table(out: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from edge_runtime.live import run_cli
+    from edge_runtime.cli import run_cli
     return run_cli(PROG, bench, argv, build_parser())
 
 

@@ -271,7 +271,7 @@ def write(trace: dict, out: str | Path) -> Path:
 def build_parser():
     import argparse
 
-    from edge_runtime.live import add_model_args
+    from edge_runtime.cli import add_model_args
     ap = argparse.ArgumentParser(prog="python -m edge_runtime.golden",
                                  description="Write a golden trace (or --check existing ones).")
     add_model_args(ap)
@@ -295,7 +295,7 @@ def build_parser():
 
 
 def _golden(args) -> int:
-    from edge_runtime.live import UsageError, make_pipeline
+    from edge_runtime.cli import UsageError, make_pipeline
     from edge_runtime.sources import open_source
     if not args.video:
         raise UsageError("give at least one --video")
@@ -327,7 +327,7 @@ def _golden(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from edge_runtime.live import run_cli
+    from edge_runtime.cli import run_cli
     return run_cli("golden", _golden, argv, build_parser())
 
 
