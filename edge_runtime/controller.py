@@ -54,8 +54,8 @@ def mean_in_order(entries: Sequence[np.ndarray]) -> np.ndarray:
 
 def top_k_of(scores: np.ndarray, k: int) -> list:
     """Indices by score descending, ties by the lower index; [(index, score)]."""
-    order = np.argsort(-scores, kind="stable")[:k]
-    return [(int(i), float(scores[i])) for i in order]
+    order = np.argsort(-scores, kind="stable")[:k].tolist()
+    return list(zip(order, scores[order].tolist()))
 
 
 def scores_with_fallback(ctrl: "StreamingController", low_acc: Any, low_n: int, multi_label: bool):
@@ -141,9 +141,10 @@ class StreamingController:
             raise ValueError(f"expected {self.num_actions} action logits, got {z.shape[0]}")
         if bias is not None:
             z = z - np.asarray(bias, dtype=np.float64).reshape(-1)
-        if np.isnan(z).any():
+        a = int(z.argmax())
+        if z[a] != z[a]:   # argmax stops at the first NaN
             raise ValueError(f"action logits contain NaN: {z.tolist()}")
-        return int(np.argmax(z))
+        return a
 
     def commit(self, action: int, class_logits: Any = None) -> ControllerResult:
         """Finish a decision step that took ``action`` (class logits for resolution actions)."""
@@ -186,10 +187,18 @@ class StreamingController:
         return self.commit(a, low_logits if a == self.L - 1 else None)
 
     def current_scores(self) -> np.ndarray | None:
-        entries = [e for e in self._window if e is not None]
-        if not entries:
+        acc = None   # mean_in_order of the window's entries, in one pass over the window
+        n = 0
+        for e in self._window:
+            if e is not None:
+                if acc is None:
+                    acc = e.copy()
+                else:
+                    acc += e
+                n += 1
+        if acc is None:
             return None
-        m = mean_in_order(entries)
+        m = acc / n
         return sigmoid64(m) if self.multi_label else softmax64(m)
 
     def _finish(self, kind: str, action: int) -> ControllerResult:

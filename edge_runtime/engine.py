@@ -278,8 +278,8 @@ class StepEngine:
         self.h = np.zeros((self.B, m.hidden), np.float32)
         self.c = np.zeros((self.B, m.hidden), np.float32)
         self._low_acc = np.zeros((self.B, m.num_classes), np.float64)
-        self._low_n = np.zeros(self.B, np.int64)
-        self.t_index = np.zeros(self.B, np.int64)
+        self._low_n = [0] * self.B
+        self.t_index = [0] * self.B                      # sampled frames since clear(), per stream
         self.reset_telemetry()
 
     # ------------------------------------------------------------------ engines
@@ -363,7 +363,7 @@ class StepEngine:
         """Stream ``i``'s window scores, with STREAMING.md's fallback when no frame was processed
         since ``clear()``: the mean of the low head's logits over the decision steps."""
         i = self._check(i)
-        return scores_with_fallback(self.ctrls[i], self._low_acc[i], int(self._low_n[i]),
+        return scores_with_fallback(self.ctrls[i], self._low_acc[i], self._low_n[i],
                                     self.manifest.multi_label)
 
     @property
@@ -433,64 +433,71 @@ class StepEngine:
             res[i] = (self.ctrls[i].commit(0, logits[k]), self._uniform_cost, outputs)
 
     def _policy_tick(self, dec: list[int], views: list, res: dict, ms: dict) -> None:
-        e = self.engines
+        e, ctrls, pc = self.engines, self.ctrls, time.perf_counter
         n = len(dec)
         lo = dec[0]
         rows = slice(lo, lo + n) if dec[-1] - lo == n - 1 else dec   # contiguous streams: no gather
-        ta = time.perf_counter()
+        ta = pc()
         low = self.resizer.batch(views, e.sizes[-1])
-        tb = time.perf_counter()
+        tb = pc()
         out = _run(e.policy, {"frame": low, "h": self.h[rows], "c": self.c[rows]}, n)
-        tc = time.perf_counter()
+        tc = pc()
         resize_ms = (tb - ta) * 1000.0
         policy_ms = (tc - tb) * 1000.0
         self.h[rows] = out["h"].reshape(n, -1)
         self.c[rows] = out["c"].reshape(n, -1)
         low_logits = out["class_logits"].reshape(n, -1)
-        self._low_acc[rows] += low_logits
-        self._low_n[rows] += 1
-        self.accounting.record_artifact("policy", policy_ms / n, rows=n)
+        if type(rows) is slice:
+            acc = self._low_acc[rows]
+            acc += low_logits
+        else:
+            self._low_acc[rows] += low_logits
+        for i in dec:
+            self._low_n[i] += 1
+        acc_art = self.accounting.record_artifact
+        acc_art("policy", policy_ms / n, rows=n)
         a_logits = out["action_logits"].reshape(n, -1)
         if self.mode == "adaptive":
             bias = self.budget.bias() if self.budget is not None else None
-            acts = [self.ctrls[i].choose(a_logits[k], bias) for k, i in enumerate(dec)]
+            acts = [ctrls[i].choose(a_logits[k], bias) for k, i in enumerate(dec)]
         else:
             acts = [self.L - 1] * n
         branch_logits: list = [None] * n
         backbone_ms = 0.0
-        for a in sorted({a for a in acts if a < self.L - 1}):
-            sel = [k for k in range(n) if acts[k] == a]
-            td = time.perf_counter()
-            big = self.resizer.batch([views[k] for k in sel], e.sizes[a])
-            te = time.perf_counter()
+        top = self.L - 1
+        for a in (sorted(set(acts)) if n > 1 else acts):
+            if a >= top:
+                continue
+            sel = [k for k in range(n) if acts[k] == a] if n > 1 else [0]
+            td = pc()
+            big = self.resizer.batch([views[k] for k in sel] if n > 1 else views, e.sizes[a])
+            te = pc()
             bout = _run(e.backbones[a], {"frame": big}, len(sel))
-            tf = time.perf_counter()
+            tf = pc()
             resize_ms += (te - td) * 1000.0
             backbone_ms += (tf - te) * 1000.0
-            self.accounting.record_artifact(self._bb_ids[a], (tf - te) * 1000.0 / len(sel), rows=len(sel))
+            acc_art(self._bb_ids[a], (tf - te) * 1000.0 / len(sel), rows=len(sel))
             bl = bout["class_logits"].reshape(len(sel), -1)
             for j, k in enumerate(sel):
                 branch_logits[k] = bl[j]
         ms["resize"] = resize_ms
         ms["policy"] = policy_ms
         ms["backbone"] = backbone_ms
+        cost, rec = self._cost, self.record_outputs
         for k, i in enumerate(dec):
             a = acts[k]
             outputs = None
-            if self.record_outputs:
-                bb = self._bb_ids[a] if a < self.L - 1 else None
-                outputs = {"policy": {"action_logits": a_logits[k].copy(),
-                                      "class_logits": low_logits[k].copy(),
+            if rec:
+                bb = self._bb_ids[a] if a < top else None
+                outputs = {"policy": {"action_logits": a_logits[k].copy(), "class_logits": low_logits[k].copy(),
                                       "h": self.h[i].copy(), "c": self.c[i].copy()},
                            "backbone": None if bb is None else {"id": bb, "class_logits": branch_logits[k].copy()}}
-            res[i] = (self.ctrls[i].settle(a, low_logits[k], branch_logits[k]), self._cost[a], outputs)
+            res[i] = (ctrls[i].settle(a, low_logits[k], branch_logits[k]), cost[a], outputs)
 
     def _events(self, ids: list[int], res: dict, ms: dict, total_ms: float,
                 t: Mapping[int, float] | None) -> dict[int, StepEvent]:
         """Telemetry of the tick (latency, accounting, energy, one budget update) and its events."""
-        lat = self.latency
-        for k, v in ms.items():
-            lat.add(k, v)
+        self.latency.add_all(ms)
         # the end of the tick: EMA of its time, one power sample, frames for energy, one budget update
         self._ema_ms = total_ms if self._ema_ms is None else 0.9 * self._ema_ms + 0.1 * total_ms
         power_mw = battery = energy = None

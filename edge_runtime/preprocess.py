@@ -132,7 +132,7 @@ class ViewBatcher:
     def batch(self, views: Sequence[SquareViews], size: int) -> np.ndarray:
         n = len(views)
         if n == 1:   # one row: the view itself, no copy (a cv2 output or a halving: contiguous)
-            return np.ascontiguousarray(views[0].get(size))[None]
+            return views[0].get(size)[None]
         out = np.empty((n, size, size, 3), np.uint8)
 
         def fill(lo: int, hi: int) -> None:

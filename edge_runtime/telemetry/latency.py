@@ -98,6 +98,17 @@ class LatencyStats:
             st = self._stages[stage] = _Stage(self.window)
         st.add(ms)
 
+    def add_all(self, ms_by_stage: dict) -> None:
+        """:meth:`add` of every ``{stage: ms}`` item."""
+        stages = self._stages
+        for stage, ms in ms_by_stage.items():
+            ms = float(ms)
+            st = stages.get(stage)
+            if st is None or not 0 <= ms < math.inf:
+                self.add(stage, ms)
+            else:
+                st.add(ms)
+
     @contextmanager
     def time(self, stage: str) -> Iterator[None]:
         """``with stats.time("policy"): ...`` records the block's wall time (perf_counter)."""
