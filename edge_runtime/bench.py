@@ -169,7 +169,8 @@ class MethodStats:
 
 
 def _open(path: Path, pipe: Any, sampling: str, decode_threads: int | None = None):
-    from edge_runtime.sources import ClipSampledSource, open_source
+    from edge_runtime.bench_clips import ClipSampledSource
+    from edge_runtime.sources import open_source
     if sampling == "clip":
         return ClipSampledSource(path, int(pipe.manifest.sampling["frames_per_clip"]), pipe.seconds_per_step,
                                  quiet=True, decode_threads=decode_threads)
@@ -255,7 +256,7 @@ def _warm(pipe: Any, steps: int, video: Path, sampling: str, decode_threads: int
 def bench(args: argparse.Namespace) -> int:
     from edge_runtime.cli import UsageError, make_pipeline
     from edge_runtime.pipeline import AdaptivePipeline
-    from edge_runtime.sources import list_videos
+    from edge_runtime.bench_clips import list_videos
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from edge_helpers import write_video
 
-from edge_runtime.sources import (CaptureSource, ClipSampledSource, SourceError, classify_uri,
-                                  list_videos, open_source, to_rgb)
+from edge_runtime.bench_clips import ClipSampledSource, list_videos
+from edge_runtime.sources import CaptureSource, SourceError, classify_uri, open_source, to_rgb
 
 
 def test_classify_uri():
@@ -336,10 +336,12 @@ def test_capture_size_names_what_is_wrong(small_video):
 class LiveCam:
     """A camera sending a frame every 1/fps s into an unbounded queue (what FFmpeg does with an RTSP
     stream): grab() takes the oldest queued frame, or waits for the next one; a retrieved frame
-    carries its number. ``dies_after`` frames, grab() fails."""
+    carries its number. ``dies_after`` frames (or once ``dies_after_retrieved`` were decoded), grab()
+    fails."""
 
-    def __init__(self, fps=200.0, dies_after=None):
+    def __init__(self, fps=200.0, dies_after=None, dies_after_retrieved=None):
         self.t0, self.period, self.dies_after = time.monotonic(), 1.0 / fps, dies_after
+        self.dies_after_retrieved = dies_after_retrieved
         self.taken, self.retrieved, self.opened = 0, 0, True
 
     def isOpened(self):
@@ -353,6 +355,8 @@ class LiveCam:
 
     def grab(self):
         if self.dies_after is not None and self.taken >= self.dies_after:
+            return False
+        if self.dies_after_retrieved is not None and self.retrieved >= self.dies_after_retrieved:
             return False
         wait = self.t0 + self.taken * self.period - time.monotonic()
         if wait > 0:
@@ -465,7 +469,7 @@ def test_closing_during_a_long_reconnect_backoff_returns_at_once():
     ends and no further open is tried."""
     import threading
     logs, opens = [], []
-    cam = LiveCam(fps=500.0, dies_after=3)
+    cam = LiveCam(fps=500.0, dies_after_retrieved=1)   # gone once the consumer has its frame
 
     def factory():
         opens.append(1)
