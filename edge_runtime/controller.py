@@ -58,6 +58,20 @@ def top_k_of(scores: np.ndarray, k: int) -> list:
     return list(zip(order, scores[order].tolist()))
 
 
+def biased_argmax(action_logits: Any, bias: Any = None, num_actions: int | None = None) -> int:
+    """The decision rule (STREAMING.md, Budget): ``argmax(action_logits − bias)`` in float64,
+    the lowest index on ties; a NaN is a ValueError. Used by the controller and the budget."""
+    z = np.asarray(action_logits, dtype=np.float64).reshape(-1)
+    if num_actions is not None and z.shape[0] != num_actions:
+        raise ValueError(f"expected {num_actions} action logits, got {z.shape[0]}")
+    if bias is not None:
+        z = z - np.asarray(bias, dtype=np.float64).reshape(-1)
+    a = int(z.argmax())
+    if z[a] != z[a]:   # argmax stops at the first NaN
+        raise ValueError(f"action logits contain NaN: {z.tolist()}")
+    return a
+
+
 def scores_with_fallback(ctrl: "StreamingController", low_acc: Any, low_n: int, multi_label: bool):
     """The window's scores; when no frame was processed since ``clear()`` (STREAMING.md), the mean
     of the low head's logits summed in ``low_acc`` over ``low_n`` decision steps; None without."""
@@ -136,15 +150,7 @@ class StreamingController:
 
     def choose(self, action_logits: Any, bias: Any = None) -> int:
         """``argmax(action_logits − bias)`` (float64, lowest index on ties)."""
-        z = np.asarray(action_logits, dtype=np.float64).reshape(-1)
-        if z.shape[0] != self.num_actions:
-            raise ValueError(f"expected {self.num_actions} action logits, got {z.shape[0]}")
-        if bias is not None:
-            z = z - np.asarray(bias, dtype=np.float64).reshape(-1)
-        a = int(z.argmax())
-        if z[a] != z[a]:   # argmax stops at the first NaN
-            raise ValueError(f"action logits contain NaN: {z.tolist()}")
-        return a
+        return biased_argmax(action_logits, bias, self.num_actions)
 
     def commit(self, action: int, class_logits: Any = None) -> ControllerResult:
         """Finish a decision step that took ``action`` (class logits for resolution actions)."""
