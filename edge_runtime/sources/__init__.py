@@ -47,7 +47,7 @@ asked for a small mode saves that work. Files and network streams come at their 
 Decoder threads (files and network streams, ``decode_threads``): FFmpeg's default decodes with
 several threads that keep working beside the inference engine; on a 2-core machine that takes
 cores from the engine's thread pool. ``decode_threads=1`` keeps the decoder on one thread (for
-256 px SynthAct it is also faster per frame: 0.06 vs 0.10 ms); None / 0 = FFmpeg's default.
+small frames it is also faster per frame); None / 0 = FFmpeg's default.
 
 Live sources that cannot be opened raise :class:`SourceError` at once (``open_tries`` to retry);
 a live stream that stops delivering frames is reopened with exponential backoff
