@@ -37,7 +37,8 @@ def softmax64(m: np.ndarray) -> np.ndarray:
     """Softmax in float64 as STREAMING.md spells it: subtract max, exp, divide by the sum
     (summed in index order)."""
     z = np.exp(m - m.max())
-    return z / np.cumsum(z)[-1]
+    z /= z.cumsum()[-1]
+    return z
 
 
 def sigmoid64(m: np.ndarray) -> np.ndarray:
@@ -54,7 +55,7 @@ def mean_in_order(entries: Sequence[np.ndarray]) -> np.ndarray:
 
 def top_k_of(scores: np.ndarray, k: int) -> list:
     """Indices by score descending, ties by the lower index; [(index, score)]."""
-    order = np.argsort(-scores, kind="stable")[:k].tolist()
+    order = (-scores).argsort(kind="stable")[:k].tolist()
     return list(zip(order, scores[order].tolist()))
 
 
@@ -122,6 +123,7 @@ class StreamingController:
         self.skip_remaining = 0
         self.skip_action = -1
         self._window: deque = deque(maxlen=self.window)
+        self._same = False          # the window's entries are those self.scores was computed from
         self.displayed: int | None = None
         self.candidate: int | None = None
         self.count = 0
@@ -138,6 +140,7 @@ class StreamingController:
             raise ValueError(f"window must be >= 1, got {window}")
         self.window = int(window)
         self._window = deque(self._window, maxlen=self.window)
+        self._same = False
 
     # ------------------------------------------------------------------ steps
     def skipped(self) -> ControllerResult:
@@ -145,7 +148,7 @@ class StreamingController:
         if self.skip_remaining <= 0:
             raise RuntimeError("skipped() called on a decision step (needs_frame is True)")
         self.skip_remaining -= 1
-        self._window.append(None)
+        self._append_empty()
         return self._finish("skipped", self.skip_action)
 
     def choose(self, action_logits: Any, bias: Any = None) -> int:
@@ -162,7 +165,7 @@ class StreamingController:
         if a >= self.L:
             self.skip_remaining = self.skip_lengths[a - self.L] - 1
             self.skip_action = a
-            self._window.append(None)
+            self._append_empty()
             return self._finish("skip", a)
         if class_logits is None:
             raise ValueError(f"resolution action {a} needs class logits")
@@ -170,6 +173,7 @@ class StreamingController:
         if e.shape[0] != self.num_classes:
             raise ValueError(f"expected {self.num_classes} class logits, got {e.shape[0]}")
         self._window.append(e)
+        self._same = False
         return self._finish("resolution", a)
 
     # ------------------------------------------------------------------ action routing
@@ -207,7 +211,19 @@ class StreamingController:
         m = acc / n
         return sigmoid64(m) if self.multi_label else softmax64(m)
 
+    def _append_empty(self) -> None:
+        """An empty entry; the scores stay valid unless it pushes a non-empty one out."""
+        w = self._window
+        if len(w) == w.maxlen and w[0] is not None:
+            self._same = False
+        w.append(None)
+
     def _finish(self, kind: str, action: int) -> ControllerResult:
+        if self._same and self.scores is not None:   # same entries: the same scores and top-k
+            s, top = self.scores, self.top
+            self._hysteresis(s, top[0][0])
+            return ControllerResult(kind, action, s, top, self.displayed)
+        self._same = True
         s = self.current_scores()
         if s is None:
             # no scores: the displayed label is held, the hysteresis count untouched
