@@ -351,7 +351,7 @@ class StepEngine:
         self.gmacs_total = 0.0
         self.stream_steps = [0] * self.B
         self.stream_gmacs = [0.0] * self.B
-        self.stream_actions: list[dict] = [{} for _ in range(self.B)]
+        self.stream_actions = [[0] * len(self.names) for _ in range(self.B)]   # decisions per action
         self.stream_label: list = [None] * self.B
         self._ema_ms: float | None = None
 
@@ -381,6 +381,13 @@ class StepEngine:
         sources' timestamps in seconds (default: the stream's step × seconds_per_step)."""
         t0 = time.perf_counter()
         ids = sorted(self._check(i) for i in frames) if len(frames) > 1 else [self._check(i) for i in frames]
+        return self._tick(ids, frames, decode_ms, t, t0)
+
+    def _tick(self, ids: list[int], frames: Mapping[int, Any], decode_ms: float | None,
+              t: Mapping[int, float] | None, t0: float | None = None) -> dict[int, StepEvent]:
+        """:meth:`tick` on checked, sorted stream ids."""
+        if t0 is None:
+            t0 = time.perf_counter()
         adaptive = self.mode == "adaptive"
         ctrls = self.ctrls
         dec = [i for i in ids if not adaptive or ctrls[i].skip_remaining == 0]
@@ -389,9 +396,10 @@ class StepEngine:
                 raise ValueError(self._need_frame_msg(i))
         views = [self._view(i, frames[i]) for i in dec]   # a bad frame fails before any state moves
         res: dict[int, tuple] = {}   # stream -> (controller result, GMACs, outputs)
-        for i in ids:
-            if i not in dec:
-                res[i] = (ctrls[i].skipped(), 0.0, None)
+        if len(dec) < len(ids):
+            for i in ids:
+                if i not in dec:
+                    res[i] = (ctrls[i].skipped(), 0.0, None)
         ms: dict[str, float] = {}
         if decode_ms is not None:
             ms["decode"] = float(decode_ms)
@@ -435,27 +443,35 @@ class StepEngine:
     def _policy_tick(self, dec: list[int], views: list, res: dict, ms: dict) -> None:
         e, ctrls, pc = self.engines, self.ctrls, time.perf_counter
         n = len(dec)
-        lo = dec[0]
-        rows = slice(lo, lo + n) if dec[-1] - lo == n - 1 else dec   # contiguous streams: no gather
+        full = n == self.B
+        if not full:
+            lo = dec[0]
+            rows = slice(lo, lo + n) if dec[-1] - lo == n - 1 else dec   # contiguous streams: no gather
         ta = pc()
         low = self.resizer.batch(views, e.sizes[-1])
         tb = pc()
-        out = _run(e.policy, {"frame": low, "h": self.h[rows], "c": self.c[rows]}, n)
+        feed = {"frame": low, "h": self.h if full else self.h[rows], "c": self.c if full else self.c[rows]}
+        out = e.policy.run(feed) if n == 1 else e.policy.run_batch(feed, n)
         tc = pc()
         resize_ms = (tb - ta) * 1000.0
         policy_ms = (tc - tb) * 1000.0
-        self.h[rows] = out["h"].reshape(n, -1)
-        self.c[rows] = out["c"].reshape(n, -1)
         low_logits = out["class_logits"].reshape(n, -1)
-        if type(rows) is slice:
-            acc = self._low_acc[rows]
-            acc += low_logits
+        if full:   # every stream decided: the engine's (fresh) outputs are the new state
+            self.h = out["h"].reshape(n, -1)
+            self.c = out["c"].reshape(n, -1)
+            self._low_acc += low_logits
         else:
-            self._low_acc[rows] += low_logits
+            self.h[rows] = out["h"].reshape(n, -1)
+            self.c[rows] = out["c"].reshape(n, -1)
+            if type(rows) is slice:
+                acc = self._low_acc[rows]
+                acc += low_logits
+            else:
+                self._low_acc[rows] += low_logits
         for i in dec:
             self._low_n[i] += 1
         acc_art = self.accounting.record_artifact
-        acc_art("policy", policy_ms / n, rows=n)
+        acc_art("policy", policy_ms / n, n)
         a_logits = out["action_logits"].reshape(n, -1)
         if self.mode == "adaptive":
             bias = self.budget.bias() if self.budget is not None else None
@@ -476,7 +492,7 @@ class StepEngine:
             tf = pc()
             resize_ms += (te - td) * 1000.0
             backbone_ms += (tf - te) * 1000.0
-            acc_art(self._bb_ids[a], (tf - te) * 1000.0 / len(sel), rows=len(sel))
+            acc_art(self._bb_ids[a], (tf - te) * 1000.0 / len(sel), len(sel))
             bl = bout["class_logits"].reshape(len(sel), -1)
             for j, k in enumerate(sel):
                 branch_logits[k] = bl[j]
@@ -525,8 +541,7 @@ class StepEngine:
             self.gmacs_total += gm
             self.stream_gmacs[i] += gm
             if not skipped:
-                h = self.stream_actions[i]
-                h[r.action] = h.get(r.action, 0) + 1
+                self.stream_actions[i][r.action] += 1
             label = None if r.label is None else labels[r.label]
             self.stream_label[i] = label
             a = r.action
@@ -564,7 +579,7 @@ class StepEngine:
             g = self.stream_gmacs[i] / n if n else 0.0
             d["streams"].append({
                 "stream": i, "steps": n, "last_label": self.stream_label[i],
-                "actions": {self.names[a]: c for a, c in sorted(self.stream_actions[i].items())},
+                "actions": {name: c for name, c in zip(self.names, self.stream_actions[i]) if c},
                 "gmacs_per_frame": g, "gmacs_ratio": g / uni if uni > 0 else None})
         acc = self.accounting.summary()
         if self.mode == "adaptive":

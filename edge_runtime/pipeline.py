@@ -26,6 +26,7 @@ from edge_runtime.controller import (KINDS, ControllerResult, FixedLambda, Strea
 from edge_runtime.engine import (MODES, Engines, StepEngine, StepEvent, action_names,  # noqa: F401
                                  ensure_rgb_uint8)
 from edge_runtime.manifest import Manifest
+from edge_runtime.preprocess import SquareViews, center_square
 
 
 class AdaptivePipeline(StepEngine):
@@ -90,13 +91,12 @@ class AdaptivePipeline(StepEngine):
     def step(self, frame: Any = None, t: float | None = None, decode_ms: float | None = None) -> StepEvent:
         """Process one sampled frame (uint8 RGB HxWx3; None allowed when ``needs_frame()`` is
         False) and return its event."""
-        return self.tick({0: frame}, decode_ms, None if t is None else {0: t})[0]
+        return self._tick([0], {0: frame}, decode_ms, None if t is None else {0: t})[0]
 
     def _need_frame_msg(self, i: int) -> str:
         return "this step is a decision step: it needs a frame (check needs_frame())"
 
-    def _view(self, i: int, frame: Any) -> Any:
-        from edge_runtime.preprocess import SquareViews, center_square
+    def _view(self, i: int, frame: Any) -> SquareViews:
         return SquareViews(center_square(ensure_rgb_uint8(frame)), self.engines.resize)
 
     # ------------------------------------------------------------------ clips
