@@ -456,9 +456,13 @@ class StepEngine:
         resize_ms = (tb - ta) * 1000.0
         policy_ms = (tc - tb) * 1000.0
         low_logits = out["class_logits"].reshape(n, -1)
-        if full:   # every stream decided: the engine's (fresh) outputs are the new state
-            self.h = out["h"].reshape(n, -1)
-            self.c = out["c"].reshape(n, -1)
+        if full:
+            if n == 1:   # one stream: the state is the engine's output (consumed by the next call)
+                self.h = out["h"].reshape(1, -1)
+                self.c = out["c"].reshape(1, -1)
+            else:        # several: copied, a later call on some rows must not touch the others
+                self.h[...] = out["h"].reshape(n, -1)
+                self.c[...] = out["c"].reshape(n, -1)
             self._low_acc += low_logits
         else:
             self.h[rows] = out["h"].reshape(n, -1)
