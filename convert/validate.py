@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -205,3 +208,76 @@ def check_targets(validation: dict) -> list[dict]:
                            "target": f"<= {TARGETS['int8_top1_drop_points']}",
                            "ok": drop <= TARGETS["int8_top1_drop_points"]})
     return checks
+
+
+def check_artifact(manifest: Any, art: Any, spec: Any, samples: list, *, export_s: float, fname: str,
+                   latency_threads: list | None, log: Callable[[str], None]) -> dict:
+    """A newly exported artifact: the manifest still validates with it, and it runs in the device
+    runtime with its logits against PyTorch's (and its latency at ``latency_threads``); its
+    record for ``validation["artifacts"]``. ExportError when it does not run."""
+    from convert.formats import ExportError
+    from convert.formats.base import quiet_fds
+    from edge_runtime.manifest import Manifest
+    tv = time.perf_counter()
+    Manifest.from_dict(manifest.to_dict(), f"manifest (after {fname}/{spec.id})")
+    rec = {"file": art.file, "id": spec.id, "format": art.format, "backend": art.backend,
+           "precision": art.precision, "bytes": art.bytes, "export_s": round(export_s, 3)}
+    try:
+        with quiet_fds():
+            rec.update(artifact_parity(manifest, art, spec, samples))
+            if latency_threads:
+                smp = {r: samples[0][r] for r in spec.input_roles}
+                rec["latency_ms"] = {f"threads_{n}": artifact_latency(manifest, art, smp, n)
+                                     for n in latency_threads}
+    except Exception as e:
+        raise ExportError(f"{art.file} does not run in the device runtime "
+                          f"({art.backend}): {type(e).__name__}: {e}") from e
+    lat = rec.get("latency_ms", {}).get("threads_1")
+    log(f"  [{fname}] {spec.id:<12} {art.bytes / 1024:8.1f} KiB  export {export_s:5.1f}s  "
+        f"rel err {rec['max_rel_logit_err']:.2e}  top1 agree {rec['top1_agreement']:.3f}"
+        + (f"  {lat:.3f} ms/1 thread" if lat is not None else "")
+        + f"  [validate {time.perf_counter() - tv:.1f}s]")
+    return rec
+
+
+def validate_pipelines(manifest: Any, model: Any, clips: list, validation: dict, out: Path, *,
+                       tiny: bool, log: Callable[[str], None]) -> bool:
+    """Per exported backend × precision, the whole adaptive pipeline (``edge_runtime``) on the
+    held-out clips against ``ARNet.stream``. A pipeline that fails drops its format from the
+    manifest (files removed). True when every pipeline ran."""
+    from convert.formats.base import quiet_fds
+    ok = True
+    t0 = time.perf_counter()
+    ref = torch_reference(model, clips, manifest.costs)
+    if tiny:
+        for clip, lg in zip(clips, ref.logits):
+            clip.label = int(np.argmax(lg))
+        validation["notes"].append("tiny model: held-out labels are the PyTorch model's own video "
+                                   "predictions (a random network has no ground truth), so top-1 "
+                                   "measures agreement with PyTorch")
+    validation["pytorch"] = torch_summary(manifest, clips, ref)
+    for fname, frec in validation["formats"].items():
+        if frec["status"] != "ok":
+            continue
+        key = f"{frec['backend']}/{frec['precision']}"
+        tp = time.perf_counter()
+        try:
+            with quiet_fds():
+                validation["pipelines"][key] = pipeline_eval(manifest, frec["backend"], frec["precision"],
+                                                             clips, ref)
+            p = validation["pipelines"][key]
+            log(f"[pipeline {key}] top1 {p['top1'] if p['top1'] is None else round(p['top1'], 1)}  "
+                f"actions=torch {p['action_agreement']:.3f}  prediction=torch {p['prediction_agreement']:.3f}  "
+                f"GMACs/frame {p['gmacs_per_frame']:.4g}  [{time.perf_counter() - tp:.1f}s]")
+        except Exception as e:
+            ok = False
+            msg = f"pipeline {key} failed in edge_runtime: {type(e).__name__}: {e}"
+            validation["pipelines"][key] = {"error": msg[-1500:]}
+            frec.update(status="failed", error=msg[-1500:], traceback=traceback.format_exc()[-3000:])
+            log(f"[{fname}] FAILED: {msg[-600:]}")
+            dropped = [a for a in manifest.artifacts if (a.backend, a.precision) == (frec["backend"], frec["precision"])]
+            manifest.artifacts = [a for a in manifest.artifacts if a not in dropped]
+            for a in dropped:
+                (out / a.file).unlink(missing_ok=True)
+    log(f"pipelines validated [{time.perf_counter() - t0:.1f}s]")
+    return ok

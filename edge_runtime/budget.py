@@ -163,8 +163,9 @@ class BudgetController:
         return z - self.bias()
 
     def choose(self, action_logits: Any) -> int:
-        """``argmax(z)``, the lowest index on ties."""
-        return int(np.argmax(self.apply(action_logits)))
+        """``argmax(z)``, the lowest index on ties: the controller's decision rule with this bias."""
+        from edge_runtime.controller import biased_argmax
+        return biased_argmax(action_logits, self.bias(), self._b.shape[0])
 
     # ------------------------------------------------------------------ control
     def error(self, measured_fps: float | None = None,

@@ -40,7 +40,7 @@ if __package__ in (None, ""):  # pragma: no cover - run as a script
 import numpy as np  # noqa: E402
 
 from edge_runtime.manifest import Manifest  # noqa: E402
-from edge_runtime.pipeline import StreamingController, mean_in_order, sigmoid64, softmax64  # noqa: E402
+from edge_runtime.controller import StreamingController, mean_in_order, sigmoid64, softmax64  # noqa: E402
 
 FORMAT = "arnet-golden-trace/1"
 SCORE_TOL = 1e-9
@@ -76,7 +76,6 @@ def replay(trace: dict, name: str = "trace") -> list[str]:
     ctrl = StreamingController.from_manifest(m, window=o["window"], top_k=o["top_k"], margin=o["margin"],
                                              hold=o["hold"])
     bias = _bias(m, o["lambda"])
-    L = m.num_resolutions
     steps = trace.get("steps") or []
     if not steps:
         return [f"{name}: no steps"]
@@ -92,17 +91,16 @@ def replay(trace: dict, name: str = "trace") -> list[str]:
             raise AssertionError(f"{w}: a decision step, but the trace has policy = null")
         a = c.choose(np.asarray(pol["action_logits"], np.float32), bias)
         low = np.asarray(pol["class_logits"], np.float32)
-        if a < L - 1:
+        branch_logits = None
+        if c.branch(a) is not None:
             want = m.actions[a].backbone
             if bb is None or bb.get("id") != want:
                 raise AssertionError(f"{w}: action {a} runs {want!r}, the trace's backbone is "
                                      f"{None if bb is None else bb.get('id')!r}")
-            logits = np.asarray(bb["class_logits"], np.float32)
-        else:
-            if bb is not None:
-                raise AssertionError(f"{w}: action {a} runs no backbone, the trace has {bb.get('id')!r}")
-            logits = low if a == L - 1 else None
-        return c.commit(a, logits), low
+            branch_logits = np.asarray(bb["class_logits"], np.float32)
+        elif bb is not None:
+            raise AssertionError(f"{w}: action {a} runs no backbone, the trace has {bb.get('id')!r}")
+        return c.settle(a, low, branch_logits), low
 
     for i, step in enumerate(steps):
         w = f"{name} t={i}"
@@ -156,7 +154,6 @@ def clip_scores(trace: dict) -> np.ndarray | None:
     steps = trace["steps"]
     c = StreamingController.from_manifest(m, window=len(steps), top_k=o["top_k"], margin=0.0, hold=1)
     bias = _bias(m, o["lambda"])
-    L = m.num_resolutions
     lows = []
     for st in steps:
         if not c.needs_frame:
@@ -166,7 +163,7 @@ def clip_scores(trace: dict) -> np.ndarray | None:
         a = c.choose(np.asarray(pol["action_logits"], np.float32), bias)
         low = np.asarray(pol["class_logits"], np.float32)
         lows.append(np.asarray(low, np.float64))
-        c.commit(a, np.asarray(bb["class_logits"], np.float32) if a < L - 1 else (low if a == L - 1 else None))
+        c.settle(a, low, np.asarray(bb["class_logits"], np.float32) if c.branch(a) is not None else None)
     s = c.current_scores()
     if s is None and lows:
         mm = mean_in_order(lows)
@@ -212,7 +209,7 @@ def record(pipe: Any, clips: Iterable[Iterable[Any]], *, name: str, description:
     the clip prediction. ``state``: record the policy's ``h``/``c`` (default: when ``hidden`` <= 64,
     which keeps traces of real models small, as GOLDEN_FORMAT.md asks)."""
     keep_state = pipe.manifest.hidden <= 64 if state is None else bool(state)
-    from edge_runtime.pipeline import FixedLambda
+    from edge_runtime.controller import FixedLambda
     pipe.record_outputs = True
     pipe.budget = FixedLambda(pipe.manifest, lam) if lam else None
     steps: list[dict] = []
@@ -274,7 +271,7 @@ def write(trace: dict, out: str | Path) -> Path:
 def build_parser():
     import argparse
 
-    from edge_runtime.live import add_model_args
+    from edge_runtime.cli import add_model_args
     ap = argparse.ArgumentParser(prog="python -m edge_runtime.golden",
                                  description="Write a golden trace (or --check existing ones).")
     add_model_args(ap)
@@ -298,7 +295,7 @@ def build_parser():
 
 
 def _golden(args) -> int:
-    from edge_runtime.live import UsageError, make_pipeline
+    from edge_runtime.cli import UsageError, make_pipeline
     from edge_runtime.sources import open_source
     if not args.video:
         raise UsageError("give at least one --video")
@@ -330,7 +327,7 @@ def _golden(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from edge_runtime.live import run_cli
+    from edge_runtime.cli import run_cli
     return run_cli("golden", _golden, argv, build_parser())
 
 

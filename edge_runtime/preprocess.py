@@ -19,6 +19,10 @@ Resize rules (``RESIZE_METHODS``):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
 import numpy as np
 
 RESIZE_METHODS = ("area", "pyramid")
@@ -103,3 +107,60 @@ def preprocess(frame: np.ndarray, size: int, method: str = "area") -> np.ndarray
     if frame.dtype != np.uint8:
         raise ValueError(f"expected a uint8 frame, got dtype {frame.dtype}")
     return resize_square(center_square(frame), size, method)
+
+
+class ViewBatcher:
+    """Stacks the streams' views at one size into one uint8 batch, resizing in parallel.
+
+    OpenCV releases the GIL while it resizes, so up to ``workers`` threads (the caller's
+    included) each fill a contiguous slice of the batch's rows: with many streams, or
+    camera-sized frames, the resizes would otherwise dominate a tick whose networks run on a GPU.
+    Threads are woken only when the batch reads at least ``min_pixels`` source pixels (the
+    largest image each view still has to resize from: the whole frame before the pyramid's
+    halvings are made, a small level after): waking a thread costs more than it saves on a few
+    small frames. Each row is computed exactly as one stream would compute it (bit-identical
+    whatever the threads). workers=1 runs in the calling thread only."""
+
+    def __init__(self, workers: int = 1, min_pixels: int = 1_000_000) -> None:
+        if int(workers) < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
+        self.min_pixels = int(min_pixels)
+        self.parallel_calls = 0   # batches that used the threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    def batch(self, views: Sequence[SquareViews], size: int) -> np.ndarray:
+        n = len(views)
+        if n == 1:   # one row: the view itself, no copy (a cv2 output or a halving: contiguous)
+            return views[0].get(size)[None]
+        out = np.empty((n, size, size, 3), np.uint8)
+
+        def fill(lo: int, hi: int) -> None:
+            for j in range(lo, hi):
+                views[j].get(size, dst=out[j])
+
+        k = min(self.workers, n)
+        if k <= 1 or sum(v.levels[-1].shape[0] * v.levels[-1].shape[1] for v in views) < self.min_pixels:
+            fill(0, n)
+            return out
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="arnet-resize")
+        self.parallel_calls += 1
+        cut = [n * w // k for w in range(k + 1)]
+        futs = [self._pool.submit(fill, cut[w], cut[w + 1]) for w in range(1, k)]
+        fill(cut[0], cut[1])
+        for f in futs:
+            f.result()
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def default_resize_workers(streams: int, cores: int | None = None) -> int:
+    """Threads that may resize a tick's frames: one per CPU core, at most 8 and at most
+    ``streams`` (they wake only for big batches: :class:`ViewBatcher`)."""
+    cores = (os.cpu_count() or 1) if cores is None else int(cores)
+    return max(1, min(int(streams), cores, 8))

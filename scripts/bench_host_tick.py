@@ -30,7 +30,7 @@ from edge_runtime.pipeline import action_names  # noqa: E402
 
 
 def instant(eng, plan: list[int] | None) -> None:
-    """Make ``eng.run_batch`` answer at once; a policy's rows take the actions of ``plan`` in turn."""
+    """Make ``eng.run`` and ``eng.run_batch`` answer at once; a policy's rows take the actions of ``plan`` in turn."""
     turn = [0]
 
     def run_batch(inputs: dict, n: int) -> dict:
@@ -41,6 +41,7 @@ def instant(eng, plan: list[int] | None) -> None:
                 turn[0] += 1
         return out
     eng.run_batch = run_batch
+    eng.run = lambda inputs: run_batch(inputs, 1)
 
 
 def parse_mix(text: str, names: list[str]) -> list[int]:

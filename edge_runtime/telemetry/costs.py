@@ -83,13 +83,14 @@ class CostAccounting:
             self._ms_sum[a] += ms
             self._ms_n[a] += 1
 
-    def record_artifact(self, artifact_id: str, ms: float) -> None:
-        """Time of one invocation of a network (``"policy"``, ``"backbone_224"``...)."""
+    def record_artifact(self, artifact_id: str, ms: float, rows: int = 1) -> None:
+        """Time of a network (``"policy"``, ``"backbone_224"``...) per row of one call that ran
+        ``rows`` frames (one per stream in a batched tick)."""
         if artifact_id not in self._art_gmacs:
             raise KeyError(f"unknown artifact {artifact_id!r}; known: {sorted(self._art_gmacs)}")
         acc = self._art_ms.setdefault(artifact_id, [0.0, 0])
-        acc[0] += float(ms)
-        acc[1] += 1
+        acc[0] += float(ms) * rows
+        acc[1] += rows
 
     # ----------------------------------------------------------------- output
     @property

@@ -16,8 +16,8 @@ not depend on the numpy version and the Kotlin core can reproduce it.
 from __future__ import annotations
 
 import math
+from array import array
 import time
-from collections import deque
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -39,23 +39,35 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 class _Stage:
-    __slots__ = ("count", "total", "min", "max", "recent")
+    """Exact count/sum/min/max and the last ``window`` samples in a ring allocated once (its
+    memory does not grow with the run)."""
+    __slots__ = ("count", "total", "min", "max", "_ring", "_window")
 
     def __init__(self, window: int) -> None:
         self.count = 0
         self.total = 0.0
         self.min = math.inf
         self.max = -math.inf
-        self.recent: deque[float] = deque(maxlen=window)
+        self._window = window
+        self._ring = array("d", bytes(8 * window))
 
     def add(self, ms: float) -> None:
+        self._ring[self.count % self._window] = ms
         self.count += 1
         self.total += ms
         if ms < self.min:
             self.min = ms
         if ms > self.max:
             self.max = ms
-        self.recent.append(ms)
+
+    @property
+    def recent(self) -> list[float]:
+        """The last ``window`` samples, oldest first."""
+        n, w = self.count, self._window
+        if n <= w:
+            return self._ring[:n].tolist()
+        k = n % w
+        return self._ring[k:].tolist() + self._ring[:k].tolist()
 
 
 class LatencyStats:
@@ -85,6 +97,17 @@ class LatencyStats:
         if st is None:
             st = self._stages[stage] = _Stage(self.window)
         st.add(ms)
+
+    def add_all(self, ms_by_stage: dict) -> None:
+        """:meth:`add` of every ``{stage: ms}`` item."""
+        stages = self._stages
+        for stage, ms in ms_by_stage.items():
+            ms = float(ms)
+            st = stages.get(stage)
+            if st is None or not 0 <= ms < math.inf:
+                self.add(stage, ms)
+            else:
+                st.add(ms)
 
     @contextmanager
     def time(self, stage: str) -> Iterator[None]:

@@ -148,7 +148,7 @@ def test_validation_matrix_in_manifest(manifest):
 
 
 def test_android_assets(manifest, exported, tmp_path):
-    from convert.export_all import export_android
+    from convert.outputs import export_android
     path = export_android(manifest, exported.out, tmp_path / "assets")
     m = load_manifest(path, verify=True)
     assert {a.format for a in m.artifacts} == {"tflite"}

@@ -280,3 +280,24 @@ def test_controller_overhead_is_small():
     us = (time.perf_counter() - t0) / n * 1e6
     print(f"controller: {us:.1f} us/step (W=16, C=200)")
     assert us < 2000  # generous: 2 shared cores; typically ~30-60 us
+
+
+def test_scores_kept_across_empty_entries_equal_a_fresh_computation():
+    """Skipped frames that push no processed frame out of the window reuse the last scores; every
+    step's scores still equal the window's mean computed afresh (bit for bit)."""
+    from edge_runtime.controller import mean_in_order
+    rng = np.random.default_rng(3)
+    c = ctrl(window=5, C=6)
+    for i in range(400):
+        if not c.needs_frame:
+            r = c.skipped()
+        else:
+            a = int(rng.integers(0, c.num_actions))
+            r = c.commit(a, rng.standard_normal(6).astype(np.float32) if a < c.L else None)
+        entries = [e for e in c._window if e is not None]
+        if not entries:
+            assert r.scores is None
+            continue
+        want = softmax64(mean_in_order(entries))
+        assert r.scores is not None and np.array_equal(r.scores, want), i
+        assert [k for k, _ in r.top] == [int(k) for k in np.argsort(-want, kind="stable")[:c.top_k]]

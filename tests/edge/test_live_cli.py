@@ -52,7 +52,7 @@ def test_headless_json_lines_and_summary(capsys, fake_model_dir, tmp_path):
     assert sum(summary["actions"].values()) == 25
     assert summary["uniform_gmacs_per_frame"] > 0 and "gmacs_per_frame" in summary
     assert "policy" in summary["ms_per_gmac"]
-    assert summary["source"]["decoded"] <= 25
+    assert summary["streams"][0]["source"]["decoded"] <= 25
     assert json.loads(out_json.read_text())["steps"] == 25
     assert "GMACs/frame" in err                  # the human summary goes to stderr
 
@@ -215,8 +215,8 @@ def test_several_sources_run_as_batched_streams(capsys, fake_model_dir, tmp_path
     assert len(by[0]) == 30 and 0 < len(by[1]) < 30          # the 3 s video ends first
     assert summary["ticks"] == 30 and summary["steps"] == len(events)
     assert [s["steps"] for s in summary["streams"]] == [len(by[0]), len(by[1])]
-    assert summary["streams"][1]["source"] == str(small_video)
-    assert "step" in summary["latency_ms_per_tick"] and json.loads(out_json.read_text())["ticks"] == 30
+    assert summary["streams"][1]["source"]["uri"] == str(small_video)
+    assert "step" in summary["latency_ms"] and json.loads(out_json.read_text())["ticks"] == 30
     assert "2 streams" in err
     rc, out1, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", src0,
                              "--headless", "--no-power", "--max-steps", 30, "--quiet")
@@ -357,7 +357,7 @@ def test_a_network_stream_that_stalls_for_good(capsys, fake_model_dir, tmp_path)
         srv.close()
     assert rc == 3, err
     summary = json_lines(out)[-1]["summary"]
-    assert summary["steps"] >= 1 and summary["source"]["stream_timeout_s"] == 0.5
+    assert summary["steps"] >= 1 and summary["streams"][0]["source"]["stream_timeout_s"] == 0.5
     assert summary["error"].startswith(f"{srv.uri}: the source stopped delivering frames and 1 reconnect")
     assert "stream lost; reconnecting" in err and "Traceback" not in err
 
@@ -475,7 +475,7 @@ def test_summary_every_shows_a_running_summary(fake_model_dir, tmp_path, n_sourc
     assert p.returncode == 0, err
     last = json.loads(out_json.read_text())
     assert last["running"] is False and last["steps"] >= first["steps"]
-    assert ("streams" in last) == (n_sources > 1)
+    assert len(last["streams"]) == n_sources     # one summary shape for any number of sources
 
 
 def test_summary_every_needs_a_file_and_a_positive_interval(capsys, fake_model_dir):
@@ -500,8 +500,8 @@ def test_a_folder_of_frames_as_the_source(capsys, fake_model_dir, tmp_path):
                             "--input-rate", 12, "--headless", "--no-power")
     assert rc == 0, err
     summary = json_lines(out)[-1]["summary"]
-    assert summary["steps"] == 12 and summary["source"]["kind"] == "images"
-    assert summary["source"]["images"] == 36 and summary["source"]["fps"] == 12
+    assert summary["steps"] == 12 and summary["streams"][0]["source"]["kind"] == "images"
+    assert summary["streams"][0]["source"]["images"] == 36 and summary["streams"][0]["source"]["fps"] == 12
     rc, out, err = run_main(capsys, "--model", fake_model_dir, "--backend", "fake", "--source", tmp_path,
                             "--input-rate", 0, "--headless")
     assert_clean_error(rc, err, "--input-rate must be a positive number of frames per second, got 0.0")
