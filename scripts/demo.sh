@@ -24,8 +24,8 @@ else
   $PY train/train.py --config configs/demo.yaml
 fi
 
-stamp "3/6 evaluation on the test split: AR-Net vs Random policy (same backbones)"
-$PY train/evaluate.py --checkpoint $RUN/best.pt --random-policy --out $RUN/eval --strip 4
+stamp "3/6 evaluation on the test split: AR-Net vs Uniform and the Random policy (same weights)"
+$PY train/evaluate.py --checkpoint $RUN/best.pt --random-policy --uniform-branch --out $RUN/eval --strip 4
 
 stamp "4/6 export ($FORMATS) -> $ART"
 rm -rf "$ART"

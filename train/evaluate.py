@@ -122,6 +122,17 @@ class Entry:
     resize: str = "area"   # the preprocessing it was trained with (checkpoint sampling.resize)
 
 
+def uniform_from_branch(model: torch.nn.Module) -> torch.nn.Module:
+    """The Uniform baseline made of an AR-Net model's own top branch (backbone 0 + its head on
+    every frame): what the same weights score when nothing adapts."""
+    from train.models.baselines import UniformModel
+    cfg = dataclasses.replace(model.cfg, method="uniform", pretrained=False)
+    uni = UniformModel(cfg)
+    uni.backbone.load_state_dict(model.backbones[0].state_dict())
+    uni.head.load_state_dict(model.heads[0].state_dict())
+    return uni.eval()
+
+
 def set_random_policy(model: torch.nn.Module, seed: int) -> torch.nn.Module:
     """Turn an AR-Net model into the paper's random-policy baseline (same weights) in place."""
     model.cfg = dataclasses.replace(model.cfg, method="random")
@@ -167,7 +178,8 @@ def _finite(x: float) -> float | None:
 
 def evaluate_checkpoints(checkpoints: Sequence[str | os.PathLike], *, split: str | None = None,
                          list_path: str | None = None, root: str | None = None,
-                         random_policy: bool = False, seed: int = 0, device: str | None = None,
+                         random_policy: bool = False, uniform_branch: bool = False, seed: int = 0,
+                         device: str | None = None,
                          batch_size: int = 8, workers: int = 0, max_batches: int = 0,
                          log=print, data: str | None = None, data_format: str | None = None,
                          data_split: int | None = None) -> tuple[dict, dict]:
@@ -191,6 +203,16 @@ def evaluate_checkpoints(checkpoints: Sequence[str | os.PathLike], *, split: str
             keys[r.key] = r
         elif e.method == "random":   # a trained random-policy model: seed it too (reproducible)
             set_random_policy(e.model, seed)
+        if uniform_branch and e.method == "arnet" and "uniform_branch" not in keys:
+            u, _ = load_entry(p, key="uniform_branch")
+            u.model = uniform_from_branch(u.model)
+            u.method = "uniform"
+            u.label = f"Uniform {u.model.cfg.resolutions[0]} (same weights)"
+            entries.append(u)
+            keys[u.key] = u
+    if uniform_branch and "uniform_branch" not in keys:
+        raise EvalError("--uniform-branch needs an AR-Net checkpoint (model.method 'arnet') among "
+                        "--checkpoint; none was given")
     if random_policy and "random_policy" not in keys:
         raise EvalError("--random-policy needs an AR-Net checkpoint (model.method 'arnet') among "
                         "--checkpoint; none was given")
@@ -346,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default=None, help="output folder (default: beside the first checkpoint, eval/)")
     ap.add_argument("--random-policy", action="store_true",
                     help="add the Random-policy baseline (AR-Net checkpoint weights, seeded random actions)")
+    ap.add_argument("--uniform-branch", action="store_true",
+                    help="add Uniform made of the AR-Net checkpoint's own top branch (every frame at "
+                         "the top resolution, same weights)")
     ap.add_argument("--seed", type=int, default=0, help="random-policy seed (default 0)")
     ap.add_argument("--strip", type=int, default=6, metavar="N", help="clips in policy_strip.png (0: none)")
     ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
@@ -368,9 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise EvalError(f"--checkpoint {p}: checkpoint not found")
         results, entries = evaluate_checkpoints(
             args.checkpoint, split=args.split, list_path=args.list, root=args.root,
-            random_policy=args.random_policy, seed=args.seed, device=args.device,
-            batch_size=args.batch_size, workers=args.workers, max_batches=args.max_batches,
-            data=args.data, data_format=args.format, data_split=args.data_split)
+            random_policy=args.random_policy, uniform_branch=args.uniform_branch, seed=args.seed,
+            device=args.device, batch_size=args.batch_size, workers=args.workers,
+            max_batches=args.max_batches, data=args.data, data_format=args.format, data_split=args.data_split)
         out = Path(args.out) if args.out else Path(args.checkpoint[0]).resolve().parent / "eval"
         files = write_outputs(results, entries, out, strip=args.strip, title=args.title)
         print()

@@ -146,8 +146,8 @@ class CacheSpec:
     num_segments: int
     views: int                        # TSN index sets per clip (1 = centre only)
     resize: str
-    list_file: str
-    list_sha256: str
+    data: str                         # the list file or folder
+    records_sha256: str               # of every record's path and label, in order
     pretrained: bool = True
     seed: int = 0
     version: int = CACHE_VERSION
@@ -157,23 +157,25 @@ class CacheSpec:
         return [cut_for(n, self.cut) for n in self.names]
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def records_sha256(ds) -> str:
+    h = hashlib.sha256()
+    for i in range(len(ds)):
+        h.update(f"{ds.path_of(i)}\t{ds.target(i)}\n".encode())
+    return h.hexdigest()
 
 
-def spec_for(model_cfg, data_cfg, cut: str, views: int, seed: int = 0) -> CacheSpec:
+def spec_for(model_cfg, ds, cut: str, views: int, seed: int = 0) -> CacheSpec:
     if not model_cfg.pretrained:
         raise ConfigError("feature caching needs model.pretrained: true (a frozen random prefix "
                           "would differ between the models that share the cache)")
-    if not data_cfg.list_file:
-        raise ConfigError("feature caching needs a list file for every split (data.<split>.list_file)")
+    data_cfg = ds.cfg
     if views < 1:
         raise ConfigError(f"cache views={views}: must be >= 1")
     return CacheSpec(names=list(model_cfg.backbones) + [model_cfg.policy_backbone],
                      resolutions=list(model_cfg.resolutions), cut=cut_for("", cut),
                      num_segments=int(data_cfg.num_segments), views=int(views),
-                     resize=str(data_cfg.resize), list_file=str(data_cfg.list_file),
-                     list_sha256=file_sha256(data_cfg.list_file), pretrained=True, seed=int(seed))
+                     resize=str(data_cfg.resize), data=str(data_cfg.list_file or data_cfg.root),
+                     records_sha256=records_sha256(ds), pretrained=True, seed=int(seed))
 
 
 class _ClipViews(torch.utils.data.Dataset):
@@ -193,7 +195,8 @@ class _ClipViews(torch.utils.data.Dataset):
         s = self.spec
         rec_path = self.ds.path_of(i)
         cfg = self.ds.cfg
-        with open_video(rec_path, cfg.decoder, cfg.seek_threshold, cfg.decoder_threads) as reader:
+        decoder = getattr(self.ds, "decoder", cfg.decoder)
+        with open_video(rec_path, decoder, cfg.seek_threshold, cfg.decoder_threads) as reader:
             n = reader.num_frames
             sets = [sample_indices(n, s.num_segments, False)]
             rng = np.random.default_rng([s.seed, i])
@@ -254,7 +257,12 @@ def build_cache(ds, model_cfg, out_dir: str | os.PathLike, *, cut: str = "pool",
     """Cache the frozen prefixes of ``model_cfg``'s backbones over dataset ``ds`` in ``out_dir``
     (reused when its spec matches; a partial build resumes at its first missing chunk)."""
     from train.backbones import create_backbone
-    spec = spec_for(model_cfg, ds.cfg, cut, views, seed)
+    rule = getattr(ds, "sampling", "segments")
+    if rule != "segments" or getattr(ds, "frame_folders", False):
+        raise ConfigError(f"feature caching reads videos sampled by the 'segments' rule; this data has "
+                          f"sampling={rule!r}{' and frame folders' if getattr(ds, 'frame_folders', False) else ''}"
+                          f" (train without the cache: train.feature_cache: '')")
+    spec = spec_for(model_cfg, ds, cut, views, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = out / "spec.json"
@@ -343,3 +351,110 @@ class CachedLoader:
         for k in range(0, n, self.batch_size):
             idx = order[k:k + self.batch_size]
             yield self.fs.batch(idx, views[idx])
+
+
+# ------------------------------------------------------------------------- held-out predictions
+def stratified_folds(labels: torch.Tensor, k: int, seed: int) -> list[torch.Tensor]:
+    """``k`` folds of clip indices, every class spread evenly over them (seeded)."""
+    y = labels.argmax(1) if labels.ndim == 2 else labels
+    g = torch.Generator().manual_seed(1000 + int(seed))
+    parts: list[list[int]] = [[] for _ in range(k)]
+    start = 0
+    for c in torch.unique(y).tolist():
+        idx = (y == c).nonzero().flatten()
+        for j, i in enumerate(idx[torch.randperm(len(idx), generator=g)].tolist()):
+            parts[(start + j) % k].append(i)
+        start += len(idx)
+    return [torch.tensor(sorted(p), dtype=torch.long) for p in parts]
+
+
+@torch.no_grad()
+def branch_frame_logits(model: nn.Module, fs: FeatureSet, batch: int = 512) -> list[torch.Tensor]:
+    """Every branch's frame logits (N, V, T, C) on a cached set, the lowest resolution's from the
+    policy's Φ + its head (``model`` reads cached inputs, eval mode)."""
+    model.eval()
+    L = len(fs.feats)
+    out = []
+    for i in range(L):
+        x = fs.feats[i]
+        N, V, T = x.shape[:3]
+        flat = x.flatten(0, 2)
+        parts = []
+        for k in range(0, flat.shape[0], batch):
+            z = flat[k:k + batch].float()
+            parts.append(model.branch(i, z) if i < L - 1 else
+                         model.policy.low_head(model.policy.features(z)))
+        out.append(torch.cat(parts).view(N, V, T, -1))
+    return out
+
+
+def heldout_branch_logits(fs: FeatureSet, folds: Sequence[torch.Tensor],
+                          fit_without: Callable[[int, FeatureSet], nn.Module]) -> FeatureSet:
+    """``fs`` with held-out branch predictions: clip j's logits come from the model
+    ``fit_without(k, clips outside fold k)`` returns for the fold k that holds j (cross-fitting).
+
+    On the clips a branch was trained on, its head fits every resolution almost equally well (a
+    linear head on 1280 pretrained features memorises a few thousand frames), so a policy trained
+    on those predictions learns that the cheap resolutions are as good as the costly ones; on
+    held-out clips the difference it must learn is there."""
+    n = len(fs)
+    logits: list[torch.Tensor] | None = None
+    for k, fold in enumerate(folds):
+        keep = torch.tensor(sorted(set(range(n)) - set(fold.tolist())), dtype=torch.long)
+        model = fit_without(k, fs.subset(keep))
+        part = branch_frame_logits(model, fs.subset(fold))
+        if logits is None:
+            logits = [torch.zeros(n, *p.shape[1:]) for p in part]
+        for i, p in enumerate(part):
+            logits[i][fold] = p
+    return FeatureSet(fs.feats, fs.labels, fs.spec, logits)
+
+
+# ----------------------------------------------------------------------------- train.py support
+def cached_training(cfg, train_ds, val_ds, *, device: str | None = None, progress: bool = True,
+                    log: Callable[[str], None] = print):
+    """(train loader fn, val loader, model hook) for ``train/train.py`` when
+    ``train.feature_cache`` is set: caches under ``<run_dir>/cache``, and with
+    ``train.policy_folds`` the fold warm-ups under ``<run_dir>/folds`` (reused when finished)."""
+    from train.evaluation import POLICY_FAMILY, constant_frame_gmacs
+    from train.checkpoint import load_checkpoint
+    from train.trainer import RunConfig, Trainer
+    t = cfg.train
+    cut = t.feature_cache
+    fs = build_cache(train_ds, cfg.model, cfg.run_dir / "cache" / "train", cut=cut, views=t.cache_views,
+                     seed=t.seed, progress=progress, log=log)
+    fs_val = None
+    if val_ds is not None:
+        fs_val = build_cache(val_ds, cfg.model, cfg.run_dir / "cache" / "val", cut=cut, views=1,
+                             seed=t.seed, progress=progress, log=log)
+
+    def prepare(model):
+        if cfg.model.method not in POLICY_FAMILY:
+            model._arnet_constant_gmacs = constant_frame_gmacs(model)
+        return enable_cached_inputs(model, cut)
+
+    if t.policy_folds and cfg.model.method in ("arnet", "resolution_only", "skip_only") and t.joint_epochs:
+        def fit_without(k: int, sub: FeatureSet):
+            d = cfg.to_dict()
+            d.update(name=f"fold{k}", out_dir=str(cfg.run_dir / "folds"))
+            d["model"]["method"] = "arnet"
+            d["train"].update(joint_epochs=0, finetune_epochs=0, policy_folds=0)
+            fcfg = RunConfig.from_dict(d, f"fold {k} warm-up")
+            done = fcfg.run_dir / "done"
+            key = json.dumps({"run": fcfg.to_dict(), "clips": len(sub), "cache": asdict(fs.spec)}, sort_keys=True)
+            if not (done.is_file() and done.read_text() == key):
+                log(f"held-out warm-up {k + 1}/{t.policy_folds}: {len(sub)} clips -> {fcfg.run_dir}")
+                Trainer(fcfg, lambda e, s: CachedLoader(sub, t.batch_size, True, s), None, train_ds.labels,
+                        {}, device=device, progress=progress, prepare_model=prepare).fit()
+                done.write_text(key)
+            model = load_checkpoint(fcfg.run_dir / "last.pt").model
+            enable_cached_inputs(model, cut)
+            return model
+
+        fs = heldout_branch_logits(fs, stratified_folds(fs.labels, t.policy_folds, t.seed), fit_without)
+
+    def loader_fn(epoch: int, seed: int):
+        return CachedLoader(fs, t.batch_size, shuffle=True, seed=seed)
+
+    val_loader = CachedLoader(fs_val, max(t.batch_size, 16), shuffle=False) if fs_val is not None else None
+    return loader_fn, val_loader, prepare

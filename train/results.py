@@ -337,50 +337,20 @@ class ResultsRun:
         enable_cached_inputs(model, self.rc.cache_cut)
         return model, table
 
-    def folds(self, seed: int) -> list[torch.Tensor]:
-        """K stratified folds of the training clips (seeded): clip indices per fold."""
-        K = self.rc.policy_folds
-        y = self.fs["train"].labels
-        y = y.argmax(1) if y.ndim == 2 else y
-        g = torch.Generator().manual_seed(1000 + seed)
-        parts: list[list[int]] = [[] for _ in range(K)]
-        k0 = 0
-        for c in torch.unique(y).tolist():
-            idx = (y == c).nonzero().flatten()
-            for j, i in enumerate(idx[torch.randperm(len(idx), generator=g)].tolist()):
-                parts[(k0 + j) % K].append(i)
-            k0 += len(idx)
-        return [torch.tensor(sorted(p)) for p in parts]
-
     def heldout_set(self, seed: int):
-        """The training clips with held-out branch predictions: clip j's logits at every
-        resolution come from a warm-up that did not see j's fold (K warm-ups, cached runs)."""
-        if seed in self.heldout:
-            return self.heldout[seed]
-        fs = self.fs["train"]
-        W = self.cfg.train.warmup_epochs
-        L = len(self.cfg.model.resolutions)
-        logits: list[torch.Tensor | None] = [None] * L
-        for k, fold in enumerate(self.folds(seed)):
-            keep = torch.tensor(sorted(set(range(len(fs))) - set(fold.tolist())))
-            rd = self.train_run(f"warmup_s{seed}_fold{k}", "arnet", seed, (W, 0, 0),
-                                data=fs.subset(keep), data_tag=f"without fold {k} of {len(self.folds(seed))}")
-            model, _ = self.load_cached_model(rd)
-            with torch.no_grad():
-                sub = fs.subset(fold)
-                for i in range(L):
-                    x = sub.feats[i].float()
-                    N, V, T = x.shape[:3]
-                    flat = x.flatten(0, 2)
-                    if i < L - 1:
-                        z = model.branch(i, flat)
-                    else:
-                        z = model.policy.low_head(model.policy.features(flat))
-                    z = z.view(N, V, T, -1)
-                    if logits[i] is None:
-                        logits[i] = torch.zeros(len(fs), V, T, z.shape[-1])
-                    logits[i][fold] = z
-        self.heldout[seed] = dataclasses.replace(fs, branch_logits=logits)
+        """The training clips with held-out branch predictions (``policy_folds`` warm-ups, each
+        without one fold: :func:`train.featcache.heldout_branch_logits`)."""
+        from train.featcache import heldout_branch_logits, stratified_folds
+        if seed not in self.heldout:
+            K, W = self.rc.policy_folds, self.cfg.train.warmup_epochs
+
+            def fit_without(k, sub):
+                rd = self.train_run(f"warmup_s{seed}_fold{k}", "arnet", seed, (W, 0, 0), data=sub,
+                                    data_tag=f"without fold {k} of {K}")
+                return self.load_cached_model(rd)[0]
+
+            fs = self.fs["train"]
+            self.heldout[seed] = heldout_branch_logits(fs, stratified_folds(fs.labels, K, seed), fit_without)
         return self.heldout[seed]
 
     def policy_run(self, name: str, method: str, seed: int, **overrides: Any) -> Path:
@@ -575,7 +545,7 @@ def tiny_overrides(d: dict) -> dict:
     """The whole chain at the smallest size (tests): tiny SynthAct, small resolutions, 1 epoch."""
     d = copy.deepcopy(d)
     root = d["data"]["root"]
-    d["model"]["resolutions"] = [64, 48, 32, 24][:len(d["model"]["resolutions"])]
+    d["model"]["resolutions"] = [96, 80, 64, 48][:len(d["model"]["resolutions"])]
     d["train"].update(warmup_epochs=1, joint_epochs=1, finetune_epochs=1, batch_size=2)
     d.setdefault("results", {}).update(size="tiny", cache_views=2, seeds=[0, 1], alphas=[0.3])
     d["data"]["root"] = root

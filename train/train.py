@@ -254,10 +254,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     from None
             d.setdefault("train", {}).update(warmup_epochs=w, joint_epochs=j, finetune_epochs=f)
         cfg, train_ds, loader_fn, val_loader, sampling = build(d, args.config)
+        prepare = None
+        val_ds = getattr(val_loader, "dataset", None)
+        if cfg.train.feature_cache:   # frozen prefixes computed once (train/featcache.py)
+            from train.featcache import cached_training
+            loader_fn, val_loader, prepare = cached_training(
+                cfg, train_ds, val_ds, device=args.device,
+                progress=not args.no_progress)
         trainer = Trainer(cfg, loader_fn, val_loader, train_ds.labels, sampling, device=args.device,
-                          resume=args.resume, progress=not args.no_progress)
+                          resume=args.resume, progress=not args.no_progress, prepare_model=prepare)
         if trainer.d.main:
-            report = data_report(train_ds, getattr(val_loader, "dataset", None))
+            report = data_report(train_ds, val_ds)
             if report:
                 from edge_runtime.manifest import atomic_write_text
                 cfg.run_dir.mkdir(parents=True, exist_ok=True)

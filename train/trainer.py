@@ -66,6 +66,11 @@ class TrainConfig:
                                            # (pretrained early layers; their BN stays in eval)
     efficiency_warmup_epochs: int = 0  # the first joint epochs train the policy for accuracy
                                        # alone (alpha = 0), then the efficiency loss switches on
+    feature_cache: str = ""       # "pool" | "head": every backbone's frozen pretrained part runs
+                                  # once per clip and resolution (train/featcache.py); "" = off
+    cache_views: int = 3          # TSN samplings cached per training clip (view 0 = centre)
+    policy_folds: int = 0         # >= 2: the policy learns on held-out branch predictions from
+                                  # that many warm-ups, each without one fold (needs the cache)
 
     def validate(self) -> None:
         for k in ("warmup_epochs", "joint_epochs", "finetune_epochs", "efficiency_warmup_epochs"):
@@ -73,6 +78,15 @@ class TrainConfig:
                 raise ConfigError(f"train.{k}={getattr(self, k)}: must be >= 0")
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size={self.batch_size}: must be >= 1")
+        from train.featcache import CUTS
+        if self.feature_cache not in ("",) + CUTS:
+            raise ConfigError(f"train.feature_cache={self.feature_cache!r} is not one of {['', *CUTS]}")
+        if self.cache_views < 1:
+            raise ConfigError(f"train.cache_views={self.cache_views}: must be >= 1")
+        if self.policy_folds == 1 or self.policy_folds < 0:
+            raise ConfigError(f"train.policy_folds={self.policy_folds}: 0 (off) or >= 2")
+        if self.policy_folds and not self.feature_cache:
+            raise ConfigError("train.policy_folds needs train.feature_cache ('pool' or 'head')")
 
     def stages(self, method: str) -> list[tuple[str, int, float]]:
         if method in POLICY_METHODS:

@@ -90,7 +90,7 @@ def test_make_results_chain_on_tiny(tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     t = json.loads(js.read_text())
     m = t["methods"]
-    want = {"arnet", "uniform", "uniform_48", "uniform_32", "uniform_24", "lstm", "multiscale", "random",
+    want = {"arnet", "uniform", "uniform_80", "uniform_64", "uniform_48", "lstm", "multiscale", "random",
             "resolution_only", "skip_only", "arnet_alpha0.3"}
     assert want <= set(m), sorted(m)
     for k, r in m.items():
@@ -100,7 +100,7 @@ def test_make_results_chain_on_tiny(tmp_path):
     assert m["arnet"]["seeds"] == [0, 1] and m["uniform"]["seeds"] == [0, 1]
     assert m["lstm"]["seeds"] == [0]
     # Uniform costs come from the cost table: each lower branch is cheaper
-    assert m["uniform"]["gmacs_per_frame"] > m["uniform_48"]["gmacs_per_frame"] > m["uniform_32"]["gmacs_per_frame"]
+    assert m["uniform"]["gmacs_per_frame"] > m["uniform_80"]["gmacs_per_frame"] > m["uniform_64"]["gmacs_per_frame"]
     assert {"mean", "ci", "per_seed"} <= set(t["arnet_minus_uniform"])
     assert (out / "results.md").is_file() and (out / "accuracy_vs_gmacs.png").is_file()
     assert (out / "arnet_s0" / "done").is_file()

@@ -134,3 +134,44 @@ def test_torchrun_two_cpu_processes(tiny_data, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "x2" in r.stdout  # world size 2
     assert (tmp_path / "ddp" / "last.pt").is_file()
+
+
+@pytest.mark.slow
+def test_feature_cache_with_heldout_policy_training(tiny_data, tmp_path):
+    """train.feature_cache: frozen prefixes cached once, K held-out warm-ups for the policy, and a
+    checkpoint that scores on real frames what it scored on the cached validation features."""
+    from train.checkpoint import load_checkpoint
+    from train.data.dataset import build_dataset, build_loader
+    from train.evaluation import evaluate_model
+    from train.train import data_config
+    cfg = make_config(tiny_data, tmp_path, name="fc", feature_cache="pool", cache_views=2, policy_folds=2,
+                      warmup_epochs=2, joint_epochs=1, finetune_epochs=1)
+    d = yaml.safe_load(cfg.read_text())
+    d["model"].update(resolutions=[96, 80, 64, 48], backbones=["efficientnet_lite0"] * 3,
+                      policy_backbone="efficientnet_lite0_early", pretrained=True)
+    cfg.write_text(yaml.safe_dump(d))
+    assert run_train(["--config", str(cfg)]) == 0
+    run = tmp_path / "fc"
+    spec = json.loads((run / "cache" / "train" / "spec.json").read_text())
+    assert spec["views"] == 2 and spec["cut"] == "pool" and spec["resolutions"] == [96, 80, 64, 48]
+    for k in (0, 1):
+        assert (run / "folds" / f"fold{k}" / "done").is_file()
+    ck = load_checkpoint(run / "best.pt")
+    ds = build_dataset(data_config(d["data"], "val", d["model"]["resolutions"], "eval"))
+    real = evaluate_model(ck.model, build_loader(ds, 4, shuffle=False, num_workers=0), torch.device("cpu"))
+    assert real["top1"] == pytest.approx(ck.meta["metrics"]["val_top1"])
+    assert real["gmacs_per_frame"] == pytest.approx(ck.meta["metrics"]["val_gmacs_per_frame"])
+    # a second run reuses the cache and the held-out warm-ups
+    mtime = (run / "folds" / "fold0" / "last.pt").stat().st_mtime
+    assert run_train(["--config", str(cfg), "--name", "fc"]) == 0
+    assert (run / "folds" / "fold0" / "last.pt").stat().st_mtime == mtime
+
+
+def test_feature_cache_needs_a_splittable_pretrained_backbone(tiny_data, tmp_path, capsys):
+    cfg = make_config(tiny_data, tmp_path, name="bad", feature_cache="pool")
+    assert run_train(["--config", str(cfg)]) == 2
+    assert "pretrained" in capsys.readouterr().err
+    bad = make_config(tiny_data, tmp_path, name="bad2", feature_cache="middle")
+    assert run_train(["--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "train.feature_cache='middle'" in err and "'pool'" in err
