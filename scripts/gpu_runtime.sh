@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's GPU goal in one short run: the torch backend (CUDA graphs) at 1, 8 and 32 streams on
+# The GPU runtime check in one short run: the torch backend (CUDA graphs) at 1, 8 and 32 streams on
 # one model, adaptive vs uniform side by side (bench.py --streams B), and 32 streams once more with
 # one resize thread (the host's share of a tick). Exports the pt2 artifacts on
 # this machine first when the model folder has none (a pt2 file is read by the torch that wrote it).

@@ -1,4 +1,4 @@
-"""Training throughput of a run config, side by side in one process (issue 3's H100 goal).
+"""Training throughput of a run config, side by side in one process (clips/s on a GPU or CPU).
 
 ``python train/bench_throughput.py --config configs/arnet_lite.yaml [--stage joint] [--steps 40]
 [--device cuda] [--json PATH] [--data PATH [--format F]]``

@@ -250,12 +250,18 @@ class FeatureSet:
         return b
 
 
-def build_cache(ds, model_cfg, out_dir: str | os.PathLike, *, cut: str = "pool", views: int = 1,
+def spec_key(spec: CacheSpec) -> str:
+    """The cache folder's name: a digest of everything the cached tensors depend on."""
+    return hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_cache(ds, model_cfg, root: str | os.PathLike, *, cut: str = "pool", views: int = 1,
                 train_dtype: torch.dtype = torch.float16, seed: int = 0, chunk: int = 64,
                 batch_frames: int = 24, workers: int = 1, progress: bool = True,
                 log: Callable[[str], None] = print) -> FeatureSet:
-    """Cache the frozen prefixes of ``model_cfg``'s backbones over dataset ``ds`` in ``out_dir``
-    (reused when its spec matches; a partial build resumes at its first missing chunk)."""
+    """Cache the frozen prefixes of ``model_cfg``'s backbones over dataset ``ds`` under ``root``,
+    in a folder named by :func:`spec_key`: runs that share data, backbones and sampling share the
+    cache, whatever they train; a partial build resumes at its first missing chunk."""
     from train.backbones import create_backbone
     rule = getattr(ds, "sampling", "segments")
     if rule != "segments" or getattr(ds, "frame_folders", False):
@@ -263,14 +269,9 @@ def build_cache(ds, model_cfg, out_dir: str | os.PathLike, *, cut: str = "pool",
                           f"sampling={rule!r}{' and frame folders' if getattr(ds, 'frame_folders', False) else ''}"
                           f" (train without the cache: train.feature_cache: '')")
     spec = spec_for(model_cfg, ds, cut, views, seed)
-    out = Path(out_dir)
+    out = Path(root) / spec_key(spec)
     out.mkdir(parents=True, exist_ok=True)
-    meta = out / "spec.json"
-    if meta.is_file() and json.loads(meta.read_text()) != asdict(spec):
-        log(f"{out}: cached with other settings; rebuilding")
-        for p in out.glob("chunk_*.pt"):
-            p.unlink()
-    meta.write_text(json.dumps(asdict(spec), indent=1))
+    (out / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
     n = len(ds)
     chunks = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
     todo = [c for c in chunks if not (out / f"chunk_{c[0]:06d}.pt").is_file()]
@@ -286,7 +287,7 @@ def build_cache(ds, model_cfg, out_dir: str | os.PathLike, *, cut: str = "pool",
         if progress:
             try:
                 from tqdm import tqdm
-                bar = tqdm(total=sum(b - a for a, b in todo), desc=f"cache {out.name}", unit="clip",
+                bar = tqdm(total=sum(b - a for a, b in todo), desc=f"cache {Path(spec.data).name}", unit="clip",
                            dynamic_ncols=True)
             except ImportError:
                 bar = None
@@ -421,12 +422,14 @@ def cached_training(cfg, train_ds, val_ds, *, device: str | None = None, progres
     from train.trainer import RunConfig, Trainer
     t = cfg.train
     cut = t.feature_cache
-    fs = build_cache(train_ds, cfg.model, cfg.run_dir / "cache" / "train", cut=cut, views=t.cache_views,
-                     seed=t.seed, progress=progress, log=log)
+    root = Path(cfg.out_dir) / "feature_cache"
+    # the cached views are drawn once (seed 0) and shared by every run and seed on this data
+    fs = build_cache(train_ds, cfg.model, root, cut=cut, views=t.cache_views, seed=0,
+                     progress=progress, log=log)
     fs_val = None
     if val_ds is not None:
-        fs_val = build_cache(val_ds, cfg.model, cfg.run_dir / "cache" / "val", cut=cut, views=1,
-                             seed=t.seed, progress=progress, log=log)
+        fs_val = build_cache(val_ds, cfg.model, root, cut=cut, views=1, seed=0, progress=progress,
+                             log=log)
 
     def prepare(model):
         if cfg.model.method not in POLICY_FAMILY:

@@ -260,7 +260,7 @@ class ResultsRun:
         for split, views in (("train", self.rc.cache_views), ("val", 1), ("test", 1)):
             ds = train_ds if split == "train" else build_dataset(
                 data_config(self.cfg_dict["data"], split, res, "eval"))
-            fs[split] = build_cache(ds, cfg.model, self.out / "cache" / split, cut=self.rc.cache_cut,
+            fs[split] = build_cache(ds, cfg.model, self.out / "feature_cache", cut=self.rc.cache_cut,
                                     views=views, seed=self.rc.data_seed, progress=self.progress,
                                     log=self.log)
         self.fs = fs

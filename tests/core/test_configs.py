@@ -23,6 +23,11 @@ def test_the_documented_configs_exist():
 def test_config_parses(path):
     from train.data.dataset import DataConfig
     d = load_yaml(path)
+    results = d.pop("results", None)          # train.results' own section (make results)
+    if results is not None:
+        from train.config import from_dict
+        from train.results import ResultsConfig
+        from_dict(ResultsConfig, results, f"{path}: results").validate()
     d["model"] = {**d["model"], "num_classes": 6, "pretrained": False}
     rc = RunConfig.from_dict(d, where=str(path))
     assert rc.model.resolutions == sorted(rc.model.resolutions, reverse=True)

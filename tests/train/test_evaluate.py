@@ -228,3 +228,19 @@ def test_suite_rejects_unknown_method(tmp_path, capsys):
     p.write_text(yaml.safe_dump({"name": "s", "out_dir": str(tmp_path)}))
     assert main(["--config", str(p), "--methods", "arnet,foo"]) == 2
     assert "foo" in capsys.readouterr().err
+
+
+def test_uniform_branch_is_the_top_branch_on_every_frame():
+    """--uniform-branch: the AR-Net checkpoint's own top branch as the Uniform baseline."""
+    from train.config import tiny_config
+    from train.evaluate import uniform_from_branch
+    from train.models import create_model
+    torch.manual_seed(0)
+    model = create_model(tiny_config(num_classes=4)).eval()
+    frames = [torch.rand(2, 3, 3, s, s) * 255 for s in model.cfg.resolutions]
+    uni = uniform_from_branch(model)
+    assert uni.cfg.method == "uniform"
+    out = uni(frames)
+    ref = model.branch(0, frames[0].flatten(0, 1)).view(2, 3, -1).mean(1)
+    assert torch.allclose(out.video_logits, ref, atol=1e-6)
+    assert bool(out.processed.all())

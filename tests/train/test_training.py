@@ -152,7 +152,9 @@ def test_feature_cache_with_heldout_policy_training(tiny_data, tmp_path):
     cfg.write_text(yaml.safe_dump(d))
     assert run_train(["--config", str(cfg)]) == 0
     run = tmp_path / "fc"
-    spec = json.loads((run / "cache" / "train" / "spec.json").read_text())
+    specs = [json.loads(p.read_text()) for p in (tmp_path / "feature_cache").glob("*/spec.json")]
+    assert len(specs) == 2   # train (2 views) and val (centre frames)
+    spec = max(specs, key=lambda x: x["views"])
     assert spec["views"] == 2 and spec["cut"] == "pool" and spec["resolutions"] == [96, 80, 64, 48]
     for k in (0, 1):
         assert (run / "folds" / f"fold{k}" / "done").is_file()
