@@ -65,8 +65,9 @@ export class StreamView {
     const label = ev.label === null || ev.label === undefined ? "(collecting)" : ev.label;
     if (this.label.textContent !== label) this.label.textContent = label;
     this.label.dataset.label = label;
-    this.topk.textContent = "";
-    for (const [name, score] of ev.top_k || []) {
+    const top = ev.top_k || [];
+    if (top.length) this.topk.textContent = "";   // frames without scores keep the last top-k
+    for (const [name, score] of top) {
       const li = el("li");
       const bar = li.appendChild(el("span", "bar"));
       bar.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
