@@ -133,6 +133,7 @@ class LiveView:
         self.commands: deque = deque()
         self._status: dict = {}
         self._status_t = 0.0
+        self._wanted_t = 0.0               # when /api/status was last asked for
         self._encoder: threading.Thread | None = None
         self.frames_encoded = 0
 
@@ -185,8 +186,11 @@ class LiveView:
             self._status_t = time.monotonic()
 
     def status_due(self, every_s: float = 0.5) -> bool:
-        return (self.viewers["sse"] > 0 or self._status_t == 0.0) and \
-            time.monotonic() - self._status_t >= every_s
+        """Whether the run should refresh the status: every ``every_s`` while someone watches
+        (an event stream, or /api/status asked for in the last 10 s)."""
+        now = time.monotonic()
+        wanted = self.viewers["sse"] > 0 or self._status_t == 0.0 or now - self._wanted_t < 10.0
+        return wanted and now - self._status_t >= every_s
 
     def end(self) -> None:
         with self.cond:
@@ -195,6 +199,7 @@ class LiveView:
 
     # ------------------------------------------------------------ the viewers' side
     def status(self) -> dict:
+        self._wanted_t = time.monotonic()
         with self.cond:
             st = dict(self.info)
             st.update(self._status)
