@@ -4,6 +4,7 @@
         [--precision fp32|fp16|int8] [--threads N] [--delegate xnnpack|none|/path/lib.so]
         [--providers cpu,cuda,tensorrt] [--headless] [--record out.mp4] [--top-k 3]
         [--window N] [--target-fps F | --target-mw P] [--max-steps N] [--json-out FILE]
+        [--serve [HOST:]PORT [--serve-token T] [--serve-max-viewers N]]
 
 Without ``--headless`` an OpenCV window shows the stream with the overlay (label, top-k scores,
 chosen resolution or skip, fps, ms per stage, GMACs per frame); ``q`` or Esc quits. With
@@ -12,6 +13,10 @@ holds latency p50/p95 per stage, the action histogram, GMACs per frame against t
 baseline, measured ms per GMAC per network and energy where the device reports power.
 ``--json-out`` writes that summary to a file; with ``--summary-every S`` also every S seconds
 while the run goes on (``"running": true``), for a dashboard, or so a power cut keeps the latest.
+``--serve [HOST:]PORT`` serves a browser view of the run (``edge_runtime.serve``): the overlaid
+stream, label, top-k, policy strip and stats, with target fps / mW, clear and pause controls; on
+127.0.0.1 unless a host is given, which then needs a token (``--serve-token``, or one generated
+and printed at start).
 Bad inputs (manifest, artifacts, backend, precision, source) print one message on stderr and exit
 with status 2.
 
