@@ -20,7 +20,9 @@ Routes (a fixed whitelist; anything else is 404, no file paths are ever read fro
 
 Security: the default host is 127.0.0.1. Any other host needs a token (``--serve-token``, or one
 generated and printed at start); with a token, every request (page, scripts, streams, JSON)
-must carry it, as ``?token=`` or the header ``X-Token``; the controls are POST only. On loopback
+must carry it, as ``?token=``, the header ``X-Token`` (or ``Authorization: Bearer``), or, for
+GET, the strict same-site cookie the page sets when it is opened with the token; the controls
+are POST only and need the token in the request itself (header or query), never the cookie. On loopback
 without a token, requests must name a loopback ``Host`` (no DNS rebinding from a web page).
 
 Cost to the pipeline: the run's loop only hands over references to its latest frames and events
@@ -327,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         if not given and auth.lower().startswith("bearer "):
             given = auth[7:].strip()
+        if not given and self.command != "POST":   # the page's own requests (scripts, image, events)
+            given = self._cookie()
         if not given:
             self._error(401, "a token is required: add ?token=... to the address (printed by "
                              "live.py at start) or send the X-Token header")
@@ -335,6 +339,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(403, "wrong token")
             return False
         return True
+
+    def _cookie_name(self) -> str:
+        return f"arnet_token_{self.server.server_address[1]}"
+
+    def _cookie(self) -> str:
+        from http.cookies import CookieError, SimpleCookie
+        c = SimpleCookie()
+        try:
+            c.load(self.headers.get("Cookie") or "")
+        except CookieError:
+            return ""
+        m = c.get(self._cookie_name())
+        return m.value if m is not None else ""
 
     def _route(self, allowed: set) -> tuple[str, dict] | None:
         u = urlsplit(self.path)
@@ -361,7 +378,13 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = r
         if path in STATIC:
             name, ctype = STATIC[path]
-            self._send(200, (WEB_DIR / name).read_bytes(), ctype)
+            extra = {}
+            if self.token is not None and name == "index.html":
+                # the page's scripts, image and event stream then carry the token by themselves;
+                # the controls still need it in the X-Token header (no cross-site POST rides on it)
+                extra["Set-Cookie"] = (f"{self._cookie_name()}={self.token}; Path=/; HttpOnly; "
+                                       "SameSite=Strict")
+            self._send(200, (WEB_DIR / name).read_bytes(), ctype, extra)
         elif path == "/api/status":
             self._json(200, self.view.status())
         elif path == "/api/events":

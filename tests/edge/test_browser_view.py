@@ -111,3 +111,20 @@ def test_multi_stream_page_shows_every_stream(browser, fast_model):
         assert (w, h) == (960, 360)      # two overlaid cells side by side
         b.screenshot(SHOTS / "multi_stream.png")
     assert srv.rc == 0, "".join(srv.err)
+
+
+def test_page_with_a_token(browser, fast_model):
+    with LiveServer(["--model", fast_model, "--backend", "fake", "--source", SOURCE, "--headless",
+                     "--no-power", "--quiet", "--serve", "127.0.0.1:0", "--serve-token", "t0ken"]) as srv:
+        b = browser
+        assert srv.url.endswith("?token=t0ken")
+        b.get(srv.base + "/")                            # no token: refused, nothing served
+        assert "a token is required" in b.js("return document.body.textContent;")
+        b.get(srv.url)
+        b.wait("return document.querySelectorAll('.arnet-stream').length === 1;", 20, "the stream panel")
+        _wait_changes(b, f"(() => {{ {CHECKSUM} }})()", "the image")
+        b.click("#pause")
+        b.wait("return document.getElementById('conn').textContent === 'paused';", 20, "paused")
+        b.click("#pause")
+        b.wait("return document.getElementById('conn').textContent === 'live';", 20, "live again")
+    assert srv.rc == 0, "".join(srv.err)

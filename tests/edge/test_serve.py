@@ -136,6 +136,22 @@ def test_token_is_checked_on_every_route(server):
     assert code == 404
 
 
+@pytest.mark.parametrize("server", [{"token": "s3cret"}], indirect=True)
+def test_the_page_cookie_carries_the_token_for_gets_only(server):
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    c.request("GET", "/?token=s3cret")
+    r = c.getresponse()
+    r.read()
+    cookie = r.getheader("Set-Cookie")
+    assert r.status == 200 and "s3cret" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    jar = {"Cookie": cookie.split(";")[0]}
+    assert get(server, "/app.js", jar)[0] == 200
+    assert get(server, "/api/status", jar)[0] == 200
+    assert get(server, "/api/status", {"Cookie": f"arnet_token_{server.port}=wrong"})[0] == 403
+    assert get(server, "/api/pause", jar, method="POST", body={"paused": True})[0] == 401
+    assert not server.view.paused
+
+
 def test_non_loopback_bind_generates_a_token():
     view = LiveView(["x"], noise_render)
     srv = ViewServer(view, "0.0.0.0", 0)
