@@ -137,6 +137,7 @@ class LiveView:
         self._status_t = 0.0
         self._wanted_t = 0.0               # when /api/status was last asked for
         self._encoder: threading.Thread | None = None
+        self._flush_lock = threading.Lock()
         self.frames_encoded = 0
 
     # ------------------------------------------------------------ the run's side
@@ -158,14 +159,21 @@ class LiveView:
                 self.cond.notify_all()
 
     def _flush(self) -> None:
-        """Turn pending events into dicts (under the lock, in a viewer's thread)."""
-        if self._pending:
-            keep = self._pending[-self.events.maxlen:]
-            self.seq += self._skipped + len(self._pending) - len(keep)
-            for e in keep:
-                self.seq += 1
-                self.events.append((self.seq, e.to_dict()))
-            self._pending, self._skipped = [], 0
+        """Turn pending events into dicts, in a viewer's thread: the run's lock is held only to
+        swap the list and to append the results, never while converting."""
+        with self._flush_lock:
+            with self.cond:
+                pending, skipped = self._pending, self._skipped
+                self._pending, self._skipped = [], 0
+            if not pending:
+                return
+            keep = pending[-self.events.maxlen:]
+            dicts = [e.to_dict() for e in keep]
+            with self.cond:
+                self.seq += skipped + len(pending) - len(keep)
+                for d in dicts:
+                    self.seq += 1
+                    self.events.append((self.seq, d))
 
     def apply(self, engine: Any) -> list[str]:
         """Run the queued controls on ``engine`` (the run's thread, between ticks); what was done."""
@@ -205,7 +213,8 @@ class LiveView:
         with self.cond:
             st = dict(self.info)
             st.update(self._status)
-            last = {i: e.to_dict() for i, e in self.last_ev.items()}
+            last_ev = dict(self.last_ev)
+        last = {i: e.to_dict() for i, e in last_ev.items()}
         st.update(paused=self.paused, ended=self.ended, viewers=dict(self.viewers),
                   max_viewers=self.max_viewers, refused_viewers=self.refused, power=self.has_power,
                   fps=self.rate, sources=self.uris,
@@ -213,8 +222,8 @@ class LiveView:
         return st
 
     def recent(self, since: int = 0, limit: int = 512) -> tuple[int, list]:
+        self._flush()
         with self.cond:
-            self._flush()
             evs = [d for s, d in self.events if s > since]
             return self.seq, evs[-limit:]
 
