@@ -9,8 +9,9 @@ Routes (a fixed whitelist; anything else is 404, no file paths are ever read fro
 ``/style.css``                 GET   its style sheet
 ``/stream.mjpg``               GET   the overlaid stream (one image, a grid for several
                                      streams) as MJPEG; counts as a viewer
-``/api/live``                  GET   Server-Sent Events: ``{"status", "events"}`` about
-                                     ten times a second; counts as a viewer
+``/api/live``                  GET   Server-Sent Events about ten times a second: ``events``
+                                     (the newest, at most 120) and ``status`` when it
+                                     changed; counts as a viewer
 ``/api/status``                GET   the status (JSON, below)
 ``/api/events?since=N``        GET   the recent events (docs/EVENTS.md) after sequence N
 ``/api/target``                POST  ``{"fps": F}`` or ``{"mw": P}`` (``null``: no target)
@@ -119,9 +120,8 @@ class LiveView:
         self.jpeg_quality, self.has_power = int(jpeg_quality), bool(has_power)
         self.cond = threading.Condition()
         self.seq = 0                       # events published so far
-        self.events: deque = deque(maxlen=int(history))   # (seq, event dict)
-        self._pending: list = []           # StepEvents not yet turned into dicts (cheap publish)
-        self._skipped = 0                  # pending events dropped unread (counted in seq)
+        self.events: deque = deque(maxlen=int(history))   # (seq, StepEvent): dicts only when read
+        self.status_version = 0            # bumped when the status or the pause state changes
         self.frames: dict = {}             # stream -> latest RGB frame
         self.last_ev: dict = {}            # stream -> latest StepEvent
         self.rate: float | None = None
@@ -137,18 +137,15 @@ class LiveView:
         self._status_t = 0.0
         self._wanted_t = 0.0               # when /api/status was last asked for
         self._encoder: threading.Thread | None = None
-        self._flush_lock = threading.Lock()
         self.frames_encoded = 0
 
     # ------------------------------------------------------------ the run's side
     def publish(self, evs: dict, frames: dict, rate: float | None) -> None:
         """One tick: references only (no copies, no drawing, no encoding here)."""
         with self.cond:
-            self._pending.extend(evs.values())
-            if len(self._pending) > 2 * self.events.maxlen:   # nobody reads them: keep the newest
-                drop = len(self._pending) - self.events.maxlen
-                self._skipped += drop
-                del self._pending[:drop]
+            for e in evs.values():
+                self.seq += 1
+                self.events.append((self.seq, e))
             self.last_ev.update(evs)
             for i, f in frames.items():
                 if f is not None:
@@ -157,23 +154,6 @@ class LiveView:
             self.tick_id += 1
             if self.viewers["mjpeg"] or self.viewers["sse"]:
                 self.cond.notify_all()
-
-    def _flush(self) -> None:
-        """Turn pending events into dicts, in a viewer's thread: the run's lock is held only to
-        swap the list and to append the results, never while converting."""
-        with self._flush_lock:
-            with self.cond:
-                pending, skipped = self._pending, self._skipped
-                self._pending, self._skipped = [], 0
-            if not pending:
-                return
-            keep = pending[-self.events.maxlen:]
-            dicts = [e.to_dict() for e in keep]
-            with self.cond:
-                self.seq += skipped + len(pending) - len(keep)
-                for d in dicts:
-                    self.seq += 1
-                    self.events.append((self.seq, d))
 
     def apply(self, engine: Any) -> list[str]:
         """Run the queued controls on ``engine`` (the run's thread, between ticks); what was done."""
@@ -193,6 +173,7 @@ class LiveView:
     def set_status(self, status: dict) -> None:
         with self.cond:
             self._status = status
+            self.status_version += 1
             self._status_t = time.monotonic()
 
     def status_due(self, every_s: float = 0.5) -> bool:
@@ -205,6 +186,7 @@ class LiveView:
     def end(self) -> None:
         with self.cond:
             self.ended = True
+            self.status_version += 1
             self.cond.notify_all()
 
     # ------------------------------------------------------------ the viewers' side
@@ -222,10 +204,16 @@ class LiveView:
         return st
 
     def recent(self, since: int = 0, limit: int = 512) -> tuple[int, list]:
-        self._flush()
+        """(the newest event number, up to ``limit`` newest events after ``since`` as dicts); the
+        run's lock is held only to pick them, never while converting."""
+        picked = []
         with self.cond:
-            evs = [d for s, d in self.events if s > since]
-            return self.seq, evs[-limit:]
+            seq = self.seq
+            for s, e in reversed(self.events):
+                if s <= since or len(picked) >= limit:
+                    break
+                picked.append(e)
+        return seq, [e.to_dict() for e in reversed(picked)]
 
     def acquire(self, kind: str) -> bool:
         with self.cond:
@@ -456,13 +444,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
-        since = 0
+        since, version = 0, -1
         while True:
             with v.cond:
                 if not v.ended:
                     v.cond.wait(0.1)
-            since, evs = v.recent(since)
-            msg = json.dumps({"status": v.status(), "events": evs[-120:], "seq": since})
+            since, evs = v.recent(since, limit=120)
+            d: dict = {"events": evs, "seq": since}
+            if v.status_version != version:   # the status only when it changed (about 2 Hz)
+                version = v.status_version
+                d["status"] = v.status()
+            msg = json.dumps(d)
             self.wfile.write(b"data: " + msg.encode() + b"\n\n")
             self.wfile.flush()
             if v.ended:
@@ -519,6 +511,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ValueError(f"paused must be true or false, got {p!r}")
                 v.paused = p
                 with v.cond:
+                    v.status_version += 1
                     v.cond.notify_all()
                 self._json(200, {"ok": True, "paused": p})
         except ValueError as e:
