@@ -202,7 +202,7 @@ def live(args: argparse.Namespace) -> int:
     def summary_now() -> dict:
         extra: dict = {"record": args.record}
         if web is not None:
-            extra["serve"] = {"url": web.url(), "max_viewers": web.view.max_viewers,
+            extra["serve"] = {"url": web.url(token=False), "token": web.token is not None, "max_viewers": web.view.max_viewers,
                               "viewers": dict(web.view.viewers), "refused_viewers": web.view.refused,
                               "images_encoded": web.view.frames_encoded}
         return summarize(eng, uris, srcs, errors, time.perf_counter() - t_start, extra)
@@ -279,10 +279,11 @@ def start_server(args: argparse.Namespace, uris: list[str], eng: Any):
         if args.serve_token is not None:
             raise UsageError("--serve-token is the token of the browser view; give --serve [HOST:]PORT too")
         return None
-    from edge_runtime.serve import LiveView, ServeError, ViewServer, parse_bind
+    from edge_runtime.serve import LiveView, ServeError, ViewServer, parse_bind, redact
     try:
         host, port = parse_bind(args.serve)
-        lv = LiveView(uris, lambda frames, evs, rate: render(uris, frames, evs, eng, rate),
+        shown = [redact(u) for u in uris]
+        lv = LiveView(uris, lambda frames, evs, rate: render(shown, frames, evs, eng, rate),
                       {"model": eng.manifest.name, "resolutions": list(eng.manifest.resolutions)},
                       max_viewers=args.serve_max_viewers, has_power=eng.power is not None)
         web = ViewServer(lv, host, port, token=args.serve_token).start()

@@ -40,6 +40,7 @@ import hmac
 import ipaddress
 import json
 import math
+import re
 import secrets
 import threading
 import time
@@ -85,6 +86,11 @@ def parse_bind(spec: str) -> tuple[str, int]:
     return host, p
 
 
+def redact(uri: str) -> str:
+    """A source URI as shown to viewers: credentials (``rtsp://user:pass@cam``) replaced by ``***``."""
+    return re.sub(r"(?<=://)[^/@\s]+@", "***@", str(uri))
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -114,7 +120,7 @@ class LiveView:
                  history: int = 512, jpeg_quality: int = 75, has_power: bool = False) -> None:
         if int(max_viewers) < 1:
             raise ServeError(f"--serve-max-viewers must be >= 1, got {max_viewers}")
-        self.uris = list(uris)
+        self.uris = [redact(u) for u in uris]
         self.render, self.info = render, dict(info or {})
         self.max_viewers, self.max_fps = int(max_viewers), float(max_fps)
         self.jpeg_quality, self.has_power = int(jpeg_quality), bool(has_power)
@@ -197,6 +203,10 @@ class LiveView:
             st.update(self._status)
             last_ev = dict(self.last_ev)
         last = {i: e.to_dict() for i, e in last_ev.items()}
+        if isinstance(st.get("streams"), list):   # the run's summary: no credentials in its URIs
+            st["streams"] = [dict(d, source=dict(d["source"], uri=redact(d["source"]["uri"])))
+                             if isinstance(d.get("source"), dict) and "uri" in d["source"] else d
+                             for d in st["streams"]]
         st.update(paused=self.paused, ended=self.ended, viewers=dict(self.viewers),
                   max_viewers=self.max_viewers, refused_viewers=self.refused, power=self.has_power,
                   fps=self.rate, sources=self.uris,
@@ -546,13 +556,13 @@ class ViewServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="arnet-serve",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
 
-    def url(self, shown_host: str | None = None) -> str:
+    def url(self, shown_host: str | None = None, token: bool = True) -> str:
         h = shown_host or self.host
         if h in ("0.0.0.0", "::", ""):
             h = "<this-device's-address>"
         if ":" in h and not h.startswith("<"):
             h = f"[{h}]"
-        return f"http://{h}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+        return f"http://{h}:{self.port}/" + (f"?token={self.token}" if self.token and token else "")
 
     def start(self) -> "ViewServer":
         self._thread.start()

@@ -14,11 +14,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from edge_helpers import LiveServer
+from edge_helpers import LiveServer, json_lines
 
 from edge_runtime import live
 from edge_runtime.engine import StepEvent
-from edge_runtime.serve import LiveView, ServeError, ViewServer, parse_bind
+from edge_runtime.serve import LiveView, ServeError, ViewServer, parse_bind, redact
 
 
 def ev(step: int, stream: int = 0, label: str = "a") -> StepEvent:
@@ -83,6 +83,16 @@ def test_parse_bind():
     for bad in ("http", "1.2.3.4:", "99999", ":80", "[::1]8080"):
         with pytest.raises(ServeError, match="expected \\[HOST:\\]PORT"):
             parse_bind(bad)
+
+
+def test_source_credentials_are_not_shown():
+    assert redact("rtsp://admin:hunter2@10.0.0.5:554/stream1") == "rtsp://***@10.0.0.5:554/stream1"
+    assert redact("http://cam/video.mjpg") == "http://cam/video.mjpg"
+    assert redact("0") == "0" and redact("synthetic://bars?size=96x72") == "synthetic://bars?size=96x72"
+    view = LiveView(["rtsp://u:p@cam/1"], noise_render)
+    view.set_status({"streams": [{"stream": 0, "source": {"uri": "rtsp://u:p@cam/1"}}]})
+    st = view.status()
+    assert st["sources"] == ["rtsp://***@cam/1"] and st["streams"][0]["source"]["uri"] == "rtsp://***@cam/1"
 
 
 def test_routes_and_unknown_route(server):
@@ -320,7 +330,9 @@ def test_bad_serve_options_are_one_clean_error(capsys, fake_model_dir):
 def test_live_serve_generates_and_prints_a_token_off_loopback(capsys, fake_model_dir):
     rc = live.main(["--model", str(fake_model_dir), "--backend", "fake", "--source", "synthetic://?frames=3",
                     "--headless", "--no-power", "--quiet", "--serve", "0.0.0.0:0"])
-    _, err = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert rc == 0, err
     assert "browser view at http://<this-device's-address>:" in err and "?token=" in err
     assert "token generated" in err
+    s = json_lines(out)[-1]["summary"]
+    assert s["serve"]["token"] is True and "token=" not in s["serve"]["url"]   # no secret in the summary
