@@ -20,6 +20,7 @@ help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
 	@echo "make test          the whole suite (desktop venv, torch-free edge venv, Kotlin core)"
 	@echo "make android-test  compile and test android_demo/core on the JVM"
+	@echo "make browser-setup headless Chromium + chromedriver for the browser-view tests (apt)"
 	@echo "make results       AR-Net vs Uniform and the baselines on full SynthAct, 3 seeds (2 CPU cores, hours)"
 	@echo "make bench         edge benchmark on the demo model (after make demo)"
 

@@ -84,6 +84,26 @@ def test_one_stream_page_updates_and_controls_move_lambda(browser, fast_model):
         with urllib.request.urlopen(srv.base + "/api/status", timeout=10) as r:
             st = json.load(r)
         assert st["budget"]["target_fps"] == 100000.0
+        # view.js on its own, fed plain event objects (docs/EVENTS.md): how the phone demo uses it
+        got = b.js_async("""
+const done = arguments[arguments.length - 1];
+import('./view.js').then((m) => {
+  const root = document.createElement('div');
+  const v = new m.StreamView(root, {title: 'phone', resolutions: [224, 168]});
+  v.event({stream: 0, step: 0, t: 0, kind: 'resolution', action: 1, action_name: 'res168', resolution: 168,
+           top_k: [['walking', 0.8], ['running', 0.2]], label: 'walking', ms: {step: 3}, gmacs: 1.2});
+  v.event({stream: 0, step: 1, t: 0.25, kind: 'skip', action: 4, action_name: 'skip2', skip: 2,
+           top_k: [], label: 'walking', ms: {step: 1}, gmacs: 0});
+  v.draw();
+  const stats = document.createElement('div');
+  m.renderStats(stats, {fps: 12.5, p50_ms: 3, p95_ms: 5, gmacs_per_frame: 0.6, uniform_gmacs_per_frame: 4.1,
+                        lambda: 0.5, target_fps: 15});
+  done([root.querySelector('.arnet-label').textContent, root.querySelectorAll('.arnet-topk li').length,
+        root.querySelector('.arnet-strip').dataset.count, root.querySelector('.arnet-strip').dataset.last,
+        stats.querySelector('dd[data-stat="gmacs/frame"]').textContent,
+        stats.querySelector('dd[data-stat="budget"]').textContent]);
+}).catch((e) => done(String(e)));""")
+        assert got == ["walking", 2, "2", "skip2", "0.600 vs Uniform 4.100 (15%)", "0.50 (target 15.0 fps)"], got
         b.screenshot(SHOTS / "one_stream.png")
         assert (SHOTS / "one_stream.png").stat().st_size > 10_000
         b.click("#target-off")

@@ -89,6 +89,10 @@ class Browser:
     def js(self, script: str, *args: Any) -> Any:
         return self._s("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def js_async(self, script: str, *args: Any) -> Any:
+        """Run ``script``; it calls ``arguments[arguments.length - 1](value)`` when done."""
+        return self._s("POST", "/execute/async", {"script": script, "args": list(args)})
+
     def click(self, css: str) -> None:
         el = self._s("POST", "/element", {"using": "css selector", "value": css})
         self._s("POST", f"/element/{next(iter(el.values()))}/click", {})
