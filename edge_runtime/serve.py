@@ -9,9 +9,10 @@ Routes (a fixed whitelist; anything else is 404, no file paths are ever read fro
 ``/style.css``                 GET   its style sheet
 ``/stream.mjpg``               GET   the overlaid stream (one image, a grid for several
                                      streams) as MJPEG; counts as a viewer
-``/api/live``                  GET   Server-Sent Events about ten times a second: ``events``
-                                     (the newest, at most 120) and ``status`` when it
-                                     changed; counts as a viewer
+``/api/live``                  GET   Server-Sent Events about ten times a second, one
+                                     message for every viewer: ``events`` (the newest, at
+                                     most 120), ``seq`` (the last one's number) and
+                                     ``status`` when it changed; counts as a viewer
 ``/api/status``                GET   the status (JSON, below)
 ``/api/events?since=N``        GET   the recent events (docs/EVENTS.md) after sequence N
 ``/api/target``                POST  ``{"fps": F}`` or ``{"mw": P}`` (``null``: no target)
@@ -128,6 +129,10 @@ class LiveView:
         self.seq = 0                       # events published so far
         self.events: deque = deque(maxlen=int(history))   # (seq, StepEvent): dicts only when read
         self.status_version = 0            # bumped when the status or the pause state changes
+        self._bcast_lock = threading.Lock()
+        self._bcast: tuple = (0, b"", 0.0)    # the shared event-stream message: (number, bytes, time)
+        self._bcast_seq = 0                # the last event it carried
+        self._bcast_version = -1           # the status version it carried
         self.frames: dict = {}             # stream -> latest RGB frame
         self.last_ev: dict = {}            # stream -> latest StepEvent
         self.rate: float | None = None
@@ -224,6 +229,28 @@ class LiveView:
                     break
                 picked.append(e)
         return seq, [e.to_dict() for e in reversed(picked)]
+
+    def sse_message(self, every_s: float = 0.1) -> tuple[int, bytes]:
+        """The newest event-stream message, shared by every viewer: made at most every
+        ``every_s`` by whichever viewer asks first, from the events since the previous one (the
+        newest 120) and the status when it changed; (its number, its bytes). ``seq`` in it is the
+        number of its last event (events are numbered consecutively), so a page skips events it
+        already has."""
+        with self._bcast_lock:
+            mid, payload, t = self._bcast
+            now = time.monotonic()
+            if now - t < every_s and not self.ended:
+                return mid, payload
+            seq, evs = self.recent(self._bcast_seq, limit=120)
+            d: dict = {"events": evs, "seq": seq}
+            if self.status_version != self._bcast_version:
+                self._bcast_version = self.status_version
+                d["status"] = self.status()
+            if evs or "status" in d:
+                self._bcast_seq = seq
+                mid, payload = mid + 1, b"data: " + json.dumps(d).encode() + b"\n\n"
+            self._bcast = (mid, payload, now)
+            return mid, payload
 
     def acquire(self, kind: str) -> bool:
         with self.cond:
@@ -454,22 +481,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
-        since, version = 0, -1
+        seq, evs = v.recent(0, limit=120)      # a new viewer: the status and the newest events
+        self._sse_write({"status": v.status(), "events": evs, "seq": seq})
+        sent = 0   # the current shared message too: the page skips the events it already has
         while True:
             with v.cond:
                 if not v.ended:
                     v.cond.wait(0.1)
-            since, evs = v.recent(since, limit=120)
-            d: dict = {"events": evs, "seq": since}
-            if v.status_version != version:   # the status only when it changed (about 2 Hz)
-                version = v.status_version
-                d["status"] = v.status()
-            msg = json.dumps(d)
-            self.wfile.write(b"data: " + msg.encode() + b"\n\n")
-            self.wfile.flush()
-            if v.ended:
+            mid, payload = v.sse_message()
+            if mid != sent and payload:
+                self.wfile.write(payload)
+                self.wfile.flush()
+                sent = mid
+            if v.ended and mid == sent:
                 return
-            time.sleep(0.1)   # about ten messages a second, whatever the run's rate
+            time.sleep(0.05)
+
+    def _sse_write(self, d: dict) -> None:
+        self.wfile.write(b"data: " + json.dumps(d).encode() + b"\n\n")
+        self.wfile.flush()
 
     # ------------------------------------------------------------ POST
     def do_POST(self) -> None:

@@ -8,6 +8,7 @@ const withToken = (path) => token ? `${path}${path.includes("?") ? "&" : "?"}tok
 const $ = (id) => document.getElementById(id);
 const views = [];
 let paused = false;
+let lastSeq = 0;   // the newest event shown
 
 function statsOf(st) {
   const s = st || {};
@@ -59,7 +60,13 @@ function connect() {
   es.onmessage = (m) => {
     const d = JSON.parse(m.data);
     if (d.status) onStatus(d.status);
-    for (const ev of d.events || []) if (views[ev.stream]) views[ev.stream].event(ev);
+    const evs = d.events || [];
+    const first = d.seq - evs.length + 1;       // events are numbered consecutively up to seq
+    if (d.seq < lastSeq) lastSeq = first - 1;   // numbers went back: a new run (live.py restarted)
+    evs.forEach((ev, k) => {
+      if (first + k > lastSeq && views[ev.stream]) views[ev.stream].event(ev);
+    });
+    lastSeq = Math.max(lastSeq, d.seq || 0);
   };
   es.onerror = () => {
     const b = $("conn");
