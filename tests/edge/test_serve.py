@@ -263,7 +263,20 @@ def test_sse_stream_carries_status_and_events(server):
     line = r.fp.readline()
     d = json.loads(line[len(b"data: "):])
     assert d["status"]["model"] == "m" and d["status"]["viewers"]["sse"] == 1 and d["events"]
-    c.close()
+    assert d["seq"] >= len(d["events"])
+    c2 = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    c2.request("GET", "/api/live")
+    r2 = c2.getresponse()
+    seen = [set(), set()]
+    for _ in range(8):                        # both viewers get the same shared messages
+        for k, rr in enumerate((r, r2)):
+            line = rr.fp.readline()
+            while not line.startswith(b"data: "):
+                line = rr.fp.readline()
+            seen[k].add(line)
+    assert seen[0] & seen[1]
+    for cc in (c, c2):
+        cc.close()
 
 
 # ---------------------------------------------------------------- live.py --serve
