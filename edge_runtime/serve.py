@@ -125,7 +125,9 @@ class LiveView:
         self.render, self.info = render, dict(info or {})
         self.max_viewers, self.max_fps = int(max_viewers), float(max_fps)
         self.jpeg_quality, self.has_power = int(jpeg_quality), bool(has_power)
-        self.cond = threading.Condition()
+        self.cond = threading.Condition()     # the state; only the encoder waits on it
+        self.jpeg_cond = threading.Condition()   # a new image: what the stream viewers wait on
+        self._encoder_waiting = False
         self.seq = 0                       # events published so far
         self.events: deque = deque(maxlen=int(history))   # (seq, StepEvent): dicts only when read
         self.status_version = 0            # bumped when the status or the pause state changes
@@ -163,8 +165,8 @@ class LiveView:
                     self.frames[i] = f
             self.rate = rate
             self.tick_id += 1
-            if self.viewers["mjpeg"] or self.viewers["sse"]:
-                self.cond.notify_all()
+            if self._encoder_waiting:            # one wake-up for the one thread that wants it
+                self.cond.notify()
 
     def apply(self, engine: Any) -> list[str]:
         """Run the queued controls on ``engine`` (the run's thread, between ticks); what was done."""
@@ -199,6 +201,8 @@ class LiveView:
             self.ended = True
             self.status_version += 1
             self.cond.notify_all()
+        with self.jpeg_cond:
+            self.jpeg_cond.notify_all()
 
     # ------------------------------------------------------------ the viewers' side
     def status(self) -> dict:
@@ -267,7 +271,7 @@ class LiveView:
     def release(self, kind: str) -> None:
         with self.cond:
             self.viewers[kind] -= 1
-            self.cond.notify_all()
+            self.cond.notify_all()   # the encoder stops with the last stream viewer
 
     def _encode_loop(self) -> None:
         """Draw and encode the newest tick while a stream viewer is connected, <= max_fps."""
@@ -277,7 +281,9 @@ class LiveView:
         while True:
             with self.cond:
                 while not self.ended and self.viewers["mjpeg"] > 0 and self.tick_id == done_tick:
+                    self._encoder_waiting = True
                     self.cond.wait(1.0)
+                    self._encoder_waiting = False
                 if self.ended or self.viewers["mjpeg"] <= 0:
                     self._encoder = None
                     return
@@ -292,11 +298,11 @@ class LiveView:
             if img is not None:
                 ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
                 if ok:
-                    with self.cond:
+                    with self.jpeg_cond:
                         self.jpeg = buf.tobytes()
                         self.jpeg_id += 1
                         self.frames_encoded += 1
-                        self.cond.notify_all()
+                        self.jpeg_cond.notify_all()
             rest = period - (time.monotonic() - t0)
             if rest > 0:
                 time.sleep(rest)
@@ -462,9 +468,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         sent = -1
         while True:
-            with v.cond:
+            with v.jpeg_cond:
                 while v.jpeg_id == sent and not v.ended:
-                    v.cond.wait(1.0)
+                    v.jpeg_cond.wait(1.0)
                 if v.ended and v.jpeg_id == sent:
                     return
                 jpg, sent = v.jpeg, v.jpeg_id
@@ -484,10 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
         seq, evs = v.recent(0, limit=120)      # a new viewer: the status and the newest events
         self._sse_write({"status": v.status(), "events": evs, "seq": seq})
         sent = 0   # the current shared message too: the page skips the events it already has
-        while True:
-            with v.cond:
-                if not v.ended:
-                    v.cond.wait(0.1)
+        while True:   # polls the shared message; never woken by the run's ticks
             mid, payload = v.sse_message()
             if mid != sent and payload:
                 self.wfile.write(payload)
@@ -552,7 +555,6 @@ class _Handler(BaseHTTPRequestHandler):
                 v.paused = p
                 with v.cond:
                     v.status_version += 1
-                    v.cond.notify_all()
                 self._json(200, {"ok": True, "paused": p})
         except ValueError as e:
             self._error(400, str(e))

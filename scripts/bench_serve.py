@@ -54,11 +54,11 @@ def point(st: dict, pid: int) -> tuple:
 class Viewer:
     """One remote page: the MJPEG stream and the event stream, read continuously."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, kinds: tuple = ("mjpeg", "sse")) -> None:
         self.stop = threading.Event()
         self.bytes = {"mjpeg": 0, "sse": 0}
         self.threads = [threading.Thread(target=self._read, args=(base + p, k), daemon=True)
-                        for p, k in (("/stream.mjpg", "mjpeg"), ("/api/live", "sse"))]
+                        for p, k in (("/stream.mjpg", "mjpeg"), ("/api/live", "sse")) if k in kinds]
         for t in self.threads:
             t.start()
 
@@ -81,6 +81,8 @@ def main() -> int:
     ap.add_argument("--model", required=True)
     ap.add_argument("--source", default="synthetic://bars?size=640x480")
     ap.add_argument("--viewers", type=int, default=1)
+    ap.add_argument("--streams", default="mjpeg,sse",
+                    help="what a viewer reads: mjpeg, sse or both (default: both, as the page does)")
     ap.add_argument("--phase-s", type=float, default=8.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", default=None)
@@ -95,7 +97,7 @@ def main() -> int:
         time.sleep(3.0)
         for r in range(a.rounds):
             for cond in (("none", "viewer") if r % 2 == 0 else ("viewer", "none")):
-                vs = [Viewer(srv.base) for _ in range(a.viewers)] if cond == "viewer" else []
+                vs = [Viewer(srv.base, tuple(a.streams.split(","))) for _ in range(a.viewers)] if cond == "viewer" else []
                 time.sleep(1.0 if vs else 0.0)   # connected and streaming before the phase starts
                 p0 = point(status(srv.base), srv.proc.pid)
                 time.sleep(a.phase_s)
