@@ -28,8 +28,8 @@ are POST only and need the token in the request itself (header or query), never 
 without a token, requests must name a loopback ``Host`` (no DNS rebinding from a web page).
 
 Cost to the pipeline: the run's loop only hands over references to its latest frames and events
-(``publish``); one encoder thread draws the overlay and encodes JPEG, at most ``max_fps`` times a
-second and only while a stream viewer is connected. Each viewer takes the newest image when it
+(``publish``); one encoder thread draws the overlay (on frames scaled down to ``max_width``) and
+encodes JPEG, at most ``max_fps`` times a second and only while a stream viewer is connected. Each viewer takes the newest image when it
 is ready for one, so a slow or stalled viewer gets fewer frames and never slows the run (a viewer
 stalled for ``write_timeout_s`` is disconnected). At most ``max_viewers`` MJPEG and as many
 event streams at a time; the next gets 503.
@@ -118,13 +118,15 @@ class LiveView:
 
     def __init__(self, uris: list[str], render: Callable[[dict, dict, Any], Any],
                  info: dict | None = None, *, max_viewers: int = 4, max_fps: float = 15.0,
-                 history: int = 512, jpeg_quality: int = 75, has_power: bool = False) -> None:
+                 history: int = 512, jpeg_quality: int = 75, has_power: bool = False,
+                 max_width: int = 960) -> None:
         if int(max_viewers) < 1:
             raise ServeError(f"--serve-max-viewers must be >= 1, got {max_viewers}")
         self.uris = [redact(u) for u in uris]
         self.render, self.info = render, dict(info or {})
         self.max_viewers, self.max_fps = int(max_viewers), float(max_fps)
         self.jpeg_quality, self.has_power = int(jpeg_quality), bool(has_power)
+        self.max_width = int(max_width)    # wider frames are scaled down before drawing
         self.cond = threading.Condition()     # the state; only the encoder waits on it
         self.jpeg_cond = threading.Condition()   # a new image: what the stream viewers wait on
         self._encoder_waiting = False
@@ -292,6 +294,7 @@ class LiveView:
             t0 = time.monotonic()
             img = None
             try:
+                frames = {i: _fit_width(f, self.max_width) for i, f in frames.items()}
                 img = self.render(frames, evs, rate) if frames else None
             except Exception:   # a frame being replaced under us: skip it, take the next
                 img = None
@@ -306,6 +309,16 @@ class LiveView:
             rest = period - (time.monotonic() - t0)
             if rest > 0:
                 time.sleep(rest)
+
+
+def _fit_width(frame: Any, max_width: int) -> Any:
+    """``frame`` scaled down to ``max_width`` pixels wide (aspect kept) when wider: a 1080p camera's
+    view costs a 960 px image to draw, encode and send."""
+    h, w = frame.shape[:2]
+    if w <= max_width:
+        return frame
+    import cv2
+    return cv2.resize(frame, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
 
 
 def set_target(engine: Any, fps: float | None, mw: float | None) -> None:

@@ -226,6 +226,26 @@ def test_a_stalled_viewer_never_slows_the_run_and_is_dropped(server):
     s.close()
 
 
+def test_big_frames_are_scaled_down_for_viewers():
+    import cv2
+    view = LiveView(["cam"], lambda frames, evs, rate: cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    srv = ViewServer(view, "127.0.0.1", 0).start()
+    try:
+        view.publish({0: ev(0)}, {0: np.full((1080, 1920, 3), 128, np.uint8)}, 1.0)
+        s, head = _open_mjpeg(srv)
+        f = s.makefile("rb")
+        line = f.readline()
+        while not line.lower().startswith(b"content-length:"):
+            line = f.readline()
+        n = int(line.split(b":")[1])
+        f.readline()                                    # the blank line before the image
+        img = cv2.imdecode(np.frombuffer(f.read(n), np.uint8), cv2.IMREAD_COLOR)
+        assert img.shape == (540, 960, 3)
+        s.close()
+    finally:
+        srv.close()
+
+
 def test_controls_queue_commands_for_the_run(server):
     code, body = get(server, "/api/target", method="POST", body={"fps": 12.5})
     assert code == 200 and json.loads(body) == {"ok": True, "target_fps": 12.5, "target_mw": None}
