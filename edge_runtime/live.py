@@ -202,7 +202,8 @@ def live(args: argparse.Namespace) -> int:
     def summary_now() -> dict:
         extra: dict = {"record": args.record}
         if web is not None:
-            extra["serve"] = {"url": web.url(token=False), "token": web.token is not None, "max_viewers": web.view.max_viewers,
+            extra["serve"] = {"url": web.url(token=False), "token": web.token is not None,
+                              "max_viewers": web.view.max_viewers,
                               "viewers": dict(web.view.viewers), "refused_viewers": web.view.refused,
                               "images_encoded": web.view.frames_encoded}
         return summarize(eng, uris, srcs, errors, time.perf_counter() - t_start, extra)

@@ -13,7 +13,8 @@ Routes (a fixed whitelist; anything else is 404, no file paths are ever read fro
                                      message for every viewer: ``events`` (the newest, at
                                      most 120), ``seq`` (the last one's number) and
                                      ``status`` when it changed; counts as a viewer
-``/api/status``                GET   the status (JSON, below)
+``/api/status``                GET   the run's summary so far and the view's state (JSON,
+                                     docs/EVENTS.md)
 ``/api/events?since=N``        GET   the recent events (docs/EVENTS.md) after sequence N
 ``/api/target``                POST  ``{"fps": F}`` or ``{"mw": P}`` (``null``: no target)
 ``/api/clear``                 POST  ``{}`` every stream, or ``{"stream": i}``
@@ -21,17 +22,20 @@ Routes (a fixed whitelist; anything else is 404, no file paths are ever read fro
 =============================  ====  =====================================================
 
 Security: the default host is 127.0.0.1. Any other host needs a token (``--serve-token``, or one
-generated and printed at start); with a token, every request (page, scripts, streams, JSON)
-must carry it, as ``?token=``, the header ``X-Token`` (or ``Authorization: Bearer``), or, for
-GET, the strict same-site cookie the page sets when it is opened with the token; the controls
-are POST only and need the token in the request itself (header or query), never the cookie. On loopback
+generated and printed at start); with a token, every request (page, scripts, streams, JSON) must
+carry it, as ``?token=``, the header ``X-Token`` (or ``Authorization: Bearer``), or, for GET, the
+strict same-site cookie the page sets when it is opened with the token; the controls are POST
+only and need the token in the request itself (header or query), never the cookie. On loopback
 without a token, requests must name a loopback ``Host`` (no DNS rebinding from a web page).
+Source URIs are shown without their credentials.
 
 Cost to the pipeline: the run's loop only hands over references to its latest frames and events
-(``publish``); one encoder thread draws the overlay (on frames scaled down to ``max_width``) and
-encodes JPEG, at most ``max_fps`` times a second and only while a stream viewer is connected. Each viewer takes the newest image when it
-is ready for one, so a slow or stalled viewer gets fewer frames and never slows the run (a viewer
-stalled for ``write_timeout_s`` is disconnected). At most ``max_viewers`` MJPEG and as many
+(``publish``) and wakes nothing but the encoder, and that only when it waits for a tick. One
+encoder thread draws the overlay (on frames scaled down to ``max_width``) and encodes JPEG, at
+most ``max_fps`` times a second and only while a stream viewer is connected; every viewer is sent
+the newest image when it is ready for one, so a slow or stalled viewer gets fewer frames and
+never slows the run (a viewer stalled for ``write_timeout_s`` is disconnected). The event stream
+is one message per 0.1 s made once for all viewers. At most ``max_viewers`` MJPEG and as many
 event streams at a time; the next gets 503.
 """
 
