@@ -14,12 +14,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-edge venv-edge-litert test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
+.PHONY: help venv venv-edge venv-edge-litert browser-setup test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
 
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
 	@echo "make test          the whole suite (desktop venv, torch-free edge venv, Kotlin core)"
 	@echo "make android-test  compile and test android_demo/core on the JVM"
+	@echo "make browser-setup headless Chromium + chromedriver for the browser-view tests (apt)"
 	@echo "make results       AR-Net vs Uniform and the baselines on full SynthAct, 3 seeds (2 CPU cores, hours)"
 	@echo "make bench         edge benchmark on the demo model (after make demo)"
 
@@ -56,14 +57,18 @@ $(TEST_ARTIFACTS)/manifest.json: $(VENV)/.stamp $(SOURCES)
 	rm -rf $(TEST_ARTIFACTS)
 	$(PY) -m convert.export_all --tiny --out $(TEST_ARTIFACTS) --no-latency
 
-test-desktop: venv $(TEST_ARTIFACTS)/manifest.json
+# headless Chromium + chromedriver for tests/edge/test_browser_view.py (apt; they skip without it)
+browser-setup:
+	bash scripts/install_chromium.sh
+
+test-desktop: venv browser-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) $(PY) -m pytest -q tests
 
 # The edge tests again, in a venv without torch; a test there that imports torch fails.
-test-edge: venv-edge $(TEST_ARTIFACTS)/manifest.json
+test-edge: venv-edge browser-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(EDGE_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
-test-edge-litert: venv-edge-litert $(TEST_ARTIFACTS)/manifest.json
+test-edge-litert: venv-edge-litert browser-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(LITERT_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
 # The same edge tests under Python 3.8 / 3.10 (JetPack 5 / 6, legacy file) and 3.13 (Raspberry Pi OS

@@ -4,6 +4,7 @@
         [--precision fp32|fp16|int8] [--threads N] [--delegate xnnpack|none|/path/lib.so]
         [--providers cpu,cuda,tensorrt] [--headless] [--record out.mp4] [--top-k 3]
         [--window N] [--target-fps F | --target-mw P] [--max-steps N] [--json-out FILE]
+        [--serve [HOST:]PORT [--serve-token T] [--serve-max-viewers N]]
 
 Without ``--headless`` an OpenCV window shows the stream with the overlay (label, top-k scores,
 chosen resolution or skip, fps, ms per stage, GMACs per frame); ``q`` or Esc quits. With
@@ -12,6 +13,10 @@ holds latency p50/p95 per stage, the action histogram, GMACs per frame against t
 baseline, measured ms per GMAC per network and energy where the device reports power.
 ``--json-out`` writes that summary to a file; with ``--summary-every S`` also every S seconds
 while the run goes on (``"running": true``), for a dashboard, or so a power cut keeps the latest.
+``--serve [HOST:]PORT`` serves a browser view of the run (``edge_runtime.serve``): the overlaid
+stream, label, top-k, policy strip and stats, with target fps / mW, clear and pause controls; on
+127.0.0.1 unless a host is given, which then needs a token (``--serve-token``, or one generated
+and printed at start).
 Bad inputs (manifest, artifacts, backend, precision, source) print one message on stderr and exit
 with status 2.
 
@@ -95,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--resize-workers", type=int, default=None, metavar="N",
                     help="several --source: threads that may resize a tick's frames, woken for "
                          "big batches only (default: one per core, at most 8)")
+    ap.add_argument("--serve", default=None, metavar="[HOST:]PORT",
+                    help="serve a browser view of the run (stream with overlay, label, top-k, policy "
+                         "strip, stats, controls) on HOST:PORT; HOST defaults to 127.0.0.1, any other "
+                         "host needs a token (e.g. --serve 0.0.0.0:8080)")
+    ap.add_argument("--serve-token", default=None, metavar="TOKEN",
+                    help="with --serve: the token every request must carry (?token=...); generated "
+                         "and printed at start when the host is not loopback and none is given")
+    ap.add_argument("--serve-max-viewers", type=int, default=4, metavar="N",
+                    help="with --serve: at most N browser viewers at a time; the next gets 503 (default 4)")
     ap.add_argument("--no-power", action="store_true", help="do not read power/battery sensors")
     ap.add_argument("--quiet", action="store_true", help="no summary table on stderr")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -174,6 +188,7 @@ def live(args: argparse.Namespace) -> int:
     if len(uris) > 1:
         eng.warm()   # batch engines (LiteRT interpreters, CUDA graphs) made now, not in the first ticks
     title = f"AR-Net Edge - {eng.manifest.name}" + (f" - {len(uris)} streams" if len(uris) > 1 else "")
+    web = start_server(args, uris, eng)
     view = Display(args, title, 1.0 / eng.seconds_per_step, prog=PROG)
     srcs: list = []
     errors: dict[int, str] = {}   # stream -> why its source stopped for good
@@ -185,7 +200,13 @@ def live(args: argparse.Namespace) -> int:
     t_last = rate = None  # EMA of the ticks actually processed per second (wall clock)
 
     def summary_now() -> dict:
-        return summarize(eng, uris, srcs, errors, time.perf_counter() - t_start, {"record": args.record})
+        extra: dict = {"record": args.record}
+        if web is not None:
+            extra["serve"] = {"url": web.url(token=False), "token": web.token is not None,
+                              "max_viewers": web.view.max_viewers,
+                              "viewers": dict(web.view.viewers), "refused_viewers": web.view.refused,
+                              "images_encoded": web.view.frames_encoded}
+        return summarize(eng, uris, srcs, errors, time.perf_counter() - t_start, extra)
     try:
         for u in uris:   # every source must open: a bad URI is a usage error before anything runs
             srcs.append(open_source(u, eng.seconds_per_step, **opts))
@@ -220,6 +241,20 @@ def live(args: argparse.Namespace) -> int:
                     break
             if sfile.due():
                 sfile.write(summary_now(), running=True)
+            if web is not None:
+                lv = web.view
+                lv.publish(evs, {i: sf.frame for i, sf in tick.items()}, rate)
+                if lv.commands:
+                    lv.apply(eng)
+                if lv.status_due():
+                    lv.set_status(summary_now())
+                if lv.paused:
+                    lv.set_status(summary_now())
+                    while lv.paused:
+                        time.sleep(0.05)
+                        if lv.commands:
+                            lv.apply(eng)
+                    t_last = None   # the pause is not a slow tick
     except KeyboardInterrupt as e:
         print(f"{PROG}: {stop_reason(e)}; summary follows", file=sys.stderr)
     finally:
@@ -227,6 +262,8 @@ def live(args: argparse.Namespace) -> int:
             s.close()
         view.close()
         eng.close()
+        if web is not None:
+            web.close()
     s = summary_now()
     if view.headless:
         out.write(json.dumps({"summary": s}) + "\n")
@@ -235,6 +272,28 @@ def live(args: argparse.Namespace) -> int:
         print(summary_text(s), file=sys.stderr)
     sfile.write(s, running=False)
     return EXIT_SOURCE_LOST if errors else 0
+
+
+def start_server(args: argparse.Namespace, uris: list[str], eng: Any):
+    """``--serve``: the browser view's server, started, its address on stderr; None without it."""
+    if args.serve is None:
+        if args.serve_token is not None:
+            raise UsageError("--serve-token is the token of the browser view; give --serve [HOST:]PORT too")
+        return None
+    from edge_runtime.serve import LiveView, ServeError, ViewServer, parse_bind, redact
+    try:
+        host, port = parse_bind(args.serve)
+        shown = [redact(u) for u in uris]
+        lv = LiveView(uris, lambda frames, evs, rate: render(shown, frames, evs, eng, rate),
+                      {"model": eng.manifest.name, "resolutions": list(eng.manifest.resolutions)},
+                      max_viewers=args.serve_max_viewers, has_power=eng.power is not None)
+        web = ViewServer(lv, host, port, token=args.serve_token).start()
+    except ServeError as e:
+        raise UsageError(str(e)) from None
+    print(f"{PROG}: browser view at {web.url()}"
+          + (" (token generated; pass --serve-token to choose one)" if web.generated else ""),
+          file=sys.stderr, flush=True)
+    return web
 
 
 def main(argv: Sequence[str] | None = None) -> int:

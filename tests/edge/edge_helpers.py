@@ -206,3 +206,62 @@ class MjpegServer:
                 s.close()
             except OSError:
                 pass
+
+
+class LiveServer:
+    """``live.py ... --serve 127.0.0.1:0`` in a subprocess: its URL (from stderr), stopped with
+    SIGTERM on close (then its summary is in ``summary``)."""
+
+    def __init__(self, args: list[str], timeout: float = 60.0, env: dict | None = None) -> None:
+        import re
+        e = dict(os.environ)
+        e.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        e.update(env or {})
+        self.proc = subprocess.Popen([sys.executable, "edge_runtime/live.py", *map(str, args)], cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+        self.err: list[str] = []
+        self.url = None
+        got = threading.Event()
+
+        def read_err() -> None:
+            for line in self.proc.stderr:
+                self.err.append(line)
+                m = re.search(r"browser view at (http://\S+)", line)
+                if m and self.url is None:
+                    self.url = m.group(1)
+                    got.set()
+            got.set()
+        self._out: list[str] = []
+        self._t_err = threading.Thread(target=read_err, daemon=True)
+        self._t_err.start()
+        self._t_out = threading.Thread(target=lambda: self._out.extend(self.proc.stdout), daemon=True)
+        self._t_out.start()
+        got.wait(timeout)
+        if self.url is None:
+            self.close()
+            raise AssertionError("live.py --serve did not print its address:\n" + "".join(self.err))
+        self.base = self.url.split("?")[0].rstrip("/")
+        self.summary: dict | None = None
+        self.rc: int | None = None
+
+    def close(self) -> int:
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.rc = self.proc.wait()
+        self._t_out.join(5)
+        self._t_err.join(5)
+        for line in self._out:
+            if line.startswith('{"summary"'):
+                self.summary = json.loads(line)["summary"]
+        return self.rc
+
+    def __enter__(self) -> "LiveServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
