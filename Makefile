@@ -14,12 +14,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-edge venv-edge-litert browser-setup test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
+.PHONY: help venv venv-edge venv-edge-litert browser-setup web-test test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
 
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
 	@echo "make test          the whole suite (desktop venv, torch-free edge venv, Kotlin core)"
 	@echo "make android-test  compile and test android_demo/core on the JVM"
+	@echo "make web-test      the phone web app: JS step loop vs the golden traces (node), deps from its lockfile"
 	@echo "make browser-setup headless Chromium + chromedriver for the browser-view tests (apt)"
 	@echo "make results       AR-Net vs Uniform and the baselines on full SynthAct, 3 seeds (2 CPU cores, hours)"
 	@echo "make bench         edge benchmark on the demo model (after make demo)"
@@ -50,7 +51,7 @@ $(LITERT_VENV)/.stamp: requirements-edge.txt scripts/pip_install.sh
 	PIP_INSTALL_NEEDS_GB=1 $(PIP) $(LITERT_PY) $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
 	touch $@
 
-test: test-desktop test-edge test-edge-litert test-edge-pythons android-test
+test: test-desktop test-edge test-edge-litert test-edge-pythons android-test web-test
 
 # A tiny but real exported model (every format) for the runtime tests of both venvs.
 $(TEST_ARTIFACTS)/manifest.json: $(VENV)/.stamp $(SOURCES)
@@ -78,6 +79,10 @@ test-edge-pythons: $(TEST_ARTIFACTS)/manifest.json
 
 android-test:
 	bash android_demo/core/run_tests.sh
+
+# The phone web app (android_demo/web): npm ci from its lockfile, node's test runner.
+web-test:
+	bash android_demo/web/run_tests.sh
 
 demo: venv
 	bash scripts/demo.sh
