@@ -189,7 +189,7 @@ export class Streamer {
     if (this.skipRemaining > 0) {
       this.skipRemaining -= 1;
       ms.step = now() - t0;
-      return { kind: "skipped", action: this.skipAction, entry: null, low: null, ms, backbone: null, lambda: this.lambda };
+      return { kind: "skipped", action: this.skipAction, entry: null, low: null, logits: null, ms, backbone: null, lambda: this.lambda };
     }
     let rs = 0;
     const frameAt = async (size) => { const a = now(); const f = await frames(size); rs += now() - a; return f; };
@@ -221,11 +221,12 @@ export class Streamer {
     }
     ms.resize = rs;
     ms.step = now() - t0;
-    return { kind, action, entry, low: Float32Array.from(out.class_logits), ms, backbone, lambda: lam };
+    return { kind, action, entry, low: Float32Array.from(out.class_logits), logits: Float32Array.from(out.action_logits), ms, backbone, lambda: lam };
   }
 
   // One sampled frame. Returns an event shaped like docs/EVENTS.md's (the fields view.js reads)
-  // plus `scores`, `top` ([[index, score]]), `label_index`, `class_logits`.
+  // plus `scores`, `top` ([[index, score]]), `label_index`, `class_logits` (the window entry) and
+  // `action_logits` (the policy's, null on a skipped frame).
   async step(frames) {
     const m = this.m;
     const d = await this.decide(frames);
@@ -240,7 +241,7 @@ export class Streamer {
       label: shown >= 0 ? m.labels[shown] : null, label_index: shown,
       top_k: top.map(([i, s]) => [m.labels[i], s]), top, scores,
       gmacs: d.kind === "skipped" ? 0 : m.actionCost(d.action),
-      ms: d.ms, lambda: d.lambda, backbone: d.backbone, class_logits: d.entry,
+      ms: d.ms, lambda: d.lambda, backbone: d.backbone, class_logits: d.entry, action_logits: d.logits,
     };
     if (d.kind === "resolution") ev.resolution = act.size; else ev.skip = act.frames;
     return ev;
