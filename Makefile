@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-edge venv-edge-litert browser-setup web-test test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
+.PHONY: help venv venv-edge venv-edge-litert browser-setup web-setup web-test test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
 
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
@@ -58,23 +58,28 @@ $(TEST_ARTIFACTS)/manifest.json: $(VENV)/.stamp $(SOURCES)
 	rm -rf $(TEST_ARTIFACTS)
 	$(PY) -m convert.export_all --tiny --out $(TEST_ARTIFACTS) --no-latency
 
+# The phone web app's JS dependencies (npm ci from android_demo/web/package-lock.json) for
+# tests/edge/test_phone_web.py (it skips without them)
+web-setup:
+	bash android_demo/web/run_tests.sh --install-only
+
 # headless Chromium + chromedriver for tests/edge/test_browser_view.py (apt; they skip without it)
 browser-setup:
 	bash scripts/install_chromium.sh
 
-test-desktop: venv browser-setup $(TEST_ARTIFACTS)/manifest.json
+test-desktop: venv browser-setup web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) $(PY) -m pytest -q tests
 
 # The edge tests again, in a venv without torch; a test there that imports torch fails.
-test-edge: venv-edge browser-setup $(TEST_ARTIFACTS)/manifest.json
+test-edge: venv-edge browser-setup web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(EDGE_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
-test-edge-litert: venv-edge-litert browser-setup $(TEST_ARTIFACTS)/manifest.json
+test-edge-litert: venv-edge-litert browser-setup web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(LITERT_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
 # The same edge tests under Python 3.8 / 3.10 (JetPack 5 / 6, legacy file) and 3.13 (Raspberry Pi OS
 # trixie, requirements-edge.txt), where this machine has them (pyenv).
-test-edge-pythons: $(TEST_ARTIFACTS)/manifest.json
+test-edge-pythons: web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) bash scripts/test_edge_pythons.sh
 
 android-test:

@@ -2,7 +2,9 @@
 # Install the phone web app's JS dependencies from package-lock.json (npm ci, pinned) and run its
 # node tests: the step loop replays the golden traces the Kotlin core replays, manifest checks.
 #
-#   bash android_demo/web/run_tests.sh          (make web-test and make test run it)
+#   bash android_demo/web/run_tests.sh                 (make web-test and make test run it)
+#   bash android_demo/web/run_tests.sh --install-only  (make web-setup: dependencies only, for the
+#                                                       Chromium test tests/edge/test_phone_web.py)
 #
 # Installs into android_demo/web/node_modules (gitignored) only when the lockfile changed. Exits 0
 # with a SKIP message when node (>= 18) is missing; the node tests need no npm package, so they run
@@ -26,5 +28,6 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
     say "WARNING: npm ci failed or npm is missing: @litertjs/core is not installed; the browser test will skip"
   fi
 fi
+[ "${1:-}" = "--install-only" ] && exit 0
 cd "$WEB"
 node --test test/
