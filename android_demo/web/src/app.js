@@ -5,9 +5,10 @@
 // URL options: ?precision=int8|fp32 (default int8), ?threads=0|1 (default: 1 where the page is
 // cross-origin isolated), ?fast=1 (step as fast as the device can instead of every
 // sampling.seconds_per_step), ?model=<folder URL> (default ./model/), ?record=1 (keep each
-// decision step's centre square for tests).
+// decision step's centre square and model inputs for tests), ?mode=uniform (the Uniform baseline:
+// the biggest backbone on every frame).
 import { StreamView, renderStats } from "./view.js";
-import { Streamer } from "./core.js";
+import { Streamer, UniformStreamer } from "./core.js";
 import { centerSquareRGBA, frameViews } from "./frames.js";
 import { loadFolder, makeRunner } from "./models.js";
 
@@ -64,6 +65,8 @@ async function openCamera() {
 }
 
 let stream = null, streamer = null, view = null, running = false;
+// Lets the page render between steps without setTimeout's clamping of nested timers.
+const yieldTask = () => new Promise((r) => { const ch = new MessageChannel(); ch.port1.onmessage = () => r(); ch.port2.postMessage(0); });
 
 async function start() {
   $("msg").hidden = true; state.error = null;
@@ -80,11 +83,14 @@ async function start() {
     const wasmDir = new URL("./vendor/litertjs/core/wasm/", location.href).href;
     lite = await litert.loadLiteRt(wasmDir, { threads: threads && self.crossOriginIsolated === true });
     const runners = {};
+    state.runners = {};
     for (const [id, a] of Object.entries(folder.artifacts)) {
       const r = await makeRunner(lite, a.spec, a.bytes, litert.Tensor);
       runners[id] = id === "policy" ? (x) => r.run({ frame: x.frame, h: x.h, c: x.c }) : (x) => r.run({ frame: x.frame });
+      state.runners[id] = { run: runners[id], size: a.spec.resolution || m.resolutions[m.actions.findIndex((x) => x.backbone === id)] };
     }
-    streamer = new Streamer(m, runners);
+    streamer = new (q.get("mode") === "uniform" ? UniformStreamer : Streamer)(m, runners);
+    state.mode = q.get("mode") === "uniform" ? "uniform" : "adaptive";
   } catch (e) { fail("LiteRT.js", e); return; }
   $("model").textContent = `· ${m.name} · tflite ${precision} · ${threads && self.crossOriginIsolated ? "threads" : "1 thread"}`;
   state.manifest = m.doc; state.precision = precision;
@@ -146,13 +152,28 @@ async function loop(m, video) {
     const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null);
     state.stats = { fps: shown, p50_ms: pct(0.5), p95_ms: pct(0.95), gmacs_per_frame: gmacs / n, uniform_gmacs_per_frame: m.uniformCost, steps: n };
     renderStats($("stats"), state.stats);
-    if (fast) await new Promise((r) => setTimeout(r, 0));
+    if (fast) await yieldTask();
   }
 }
 
 function stop() { running = false; state.status = "stopped"; if (stream) stream.getTracks().forEach((t) => t.stop()); stream = null; setStatus("stopped"); }
 
 state.stop = stop;
+
+// ms per call of each model on a fixed random frame (median of n, after 3 warm-up calls).
+state.bench = async (n = 50) => {
+  const out = {};
+  for (const [id, r] of Object.entries(state.runners || {})) {
+    const frame = { size: r.size, data: Uint8Array.from({ length: r.size * r.size * 3 }, (_, i) => (i * 37) % 256) };
+    const hid = state.manifest.policy.hidden;
+    const x = { frame, h: new Float32Array(hid), c: new Float32Array(hid) };
+    const ts = [];
+    for (let i = 0; i < n + 3; i++) { const t = performance.now(); await r.run(x); if (i >= 3) ts.push(performance.now() - t); }
+    ts.sort((a, b) => a - b);
+    out[id] = ts[ts.length >> 1];
+  }
+  return out;
+};
 $("start").addEventListener("click", () => { stop(); start(); });
 $("clear").addEventListener("click", () => { if (streamer) { streamer.clear(); view.clear(); } });
 $("picker").addEventListener("change", () => { stop(); start(); });

@@ -240,7 +240,7 @@ export class Streamer {
       action_name: act.kind === "skip" ? `skip${act.frames}` : `res${act.size}`,
       label: shown >= 0 ? m.labels[shown] : null, label_index: shown,
       top_k: top.map(([i, s]) => [m.labels[i], s]), top, scores,
-      gmacs: d.kind === "skipped" ? 0 : m.actionCost(d.action),
+      gmacs: d.kind === "skipped" ? 0 : this.uniform ? m.uniformCost : m.actionCost(d.action),
       ms: d.ms, lambda: d.lambda, backbone: d.backbone, class_logits: d.entry, action_logits: d.logits,
     };
     if (d.kind === "resolution") ev.resolution = act.size; else ev.skip = act.frames;
@@ -256,5 +256,29 @@ export class Streamer {
     for (const f of frameSources) { const d = await this.decide(f); clip.push(d.entry); lows.push(d.low); }
     this.clear();
     return clip.scores() || lows.scores();
+  }
+}
+
+// The Uniform baseline on the same stream: the biggest backbone on every sampled frame, the same
+// window, top-k and hysteresis (to compare fps and GMACs with the adaptive loop).
+export class UniformStreamer extends Streamer {
+  constructor(...args) { super(...args); this.uniform = true; }
+  async decide(frames) {
+    const m = this.m, t0 = now(), ms = {};
+    const a = 0, id = m.actions[0].backbone;
+    const r0 = now();
+    const f = await frames(m.resolutions[0]);
+    ms.resize = now() - r0;
+    if (m.L === 1) {
+      const out = await this.runners.policy({ frame: f, h: this.h, c: this.c });
+      this.h = Float32Array.from(out.h); this.c = Float32Array.from(out.c);
+      ms.step = now() - t0;
+      return { kind: "resolution", action: a, entry: Float32Array.from(out.class_logits), low: null, logits: null, ms, backbone: null, lambda: 0 };
+    }
+    const b0 = now();
+    const bo = await this.runners[id]({ frame: f });
+    ms.backbone = now() - b0;
+    ms.step = now() - t0;
+    return { kind: "resolution", action: a, entry: Float32Array.from(bo.class_logits), low: null, logits: null, ms, backbone: id, lambda: 0 };
   }
 }
