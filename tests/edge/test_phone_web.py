@@ -59,6 +59,10 @@ def _needs():
     return chrome, driver
 
 
+class _AppUrl(str):
+    """The page's URL, with the built folder (`site`) and the serve module (`serve`) attached."""
+
+
 @pytest.fixture(scope="module")
 def app(tiny_artifacts, tmp_path_factory):
     """The built app (int8 + fp32), plus broken model folders, served with COOP/COEP on localhost."""
@@ -85,7 +89,10 @@ def app(tiny_artifacts, tmp_path_factory):
     srv = serve.make_server(out, "127.0.0.1", 0)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
     th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/index.html"
+    url = f"http://127.0.0.1:{srv.server_address[1]}/index.html"
+    url_str = _AppUrl(url)
+    url_str.site, url_str.serve = out, serve
+    yield url_str
     srv.shutdown()
     srv.server_close()
 
@@ -251,3 +258,28 @@ def test_camera_permission_denied_shows_a_message(app, tmp_path):
         b.screenshot(SHOTS / "error_camera.png")
     finally:
         b.close()
+
+
+def test_installable_and_works_offline_once_loaded(app, browser):
+    """The web manifest is linked and the service worker, once it controls the page, answers every
+    request from its cache: the page reloads and runs the model with the server gone."""
+    srv = app.serve.make_server(app.site, "127.0.0.1", 0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/index.html"
+    b = browser
+    try:
+        b.get(url)
+        b.wait("return window.arnet && arnet.status === 'live';", 60, "the page to run")
+        man = b.js_async("""const done = arguments[arguments.length - 1];
+fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.json()).then(done, (e) => done(String(e)));""")
+        assert man["display"] == "standalone" and man["icons"], man
+        b.wait("return navigator.serviceWorker.controller !== null || (location.reload(), false);", 60,
+               "the service worker to control the page")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    b.get(url + "?precision=fp32")
+    b.wait("return window.arnet && (arnet.status === 'error' || arnet.events.length >= 3);", 60,
+           "the page to run offline")
+    assert b.js("return arnet.error;") is None, b.js("return arnet.error;")
+    b.screenshot(SHOTS / "offline.png")
