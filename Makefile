@@ -19,7 +19,7 @@ export PYTHONUNBUFFERED := 1
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
 	@echo "make test          the whole suite (desktop venv, torch-free edge venv, Kotlin core)"
-	@echo "make android-test  compile and test android_demo/core on the JVM; link the app's resources (aapt2)"
+	@echo "make android-test  compile and test android_demo/core on the JVM; link the app's resources (aapt2), compile its Kotlin"
 	@echo "make web-test      the phone web app: JS step loop vs the golden traces (node), deps from its lockfile"
 	@echo "make browser-setup headless Chromium + chromedriver for the browser-view tests (apt)"
 	@echo "make results       AR-Net vs Uniform and the baselines on full SynthAct, 3 seeds (2 CPU cores, hours)"
@@ -85,6 +85,7 @@ test-edge-pythons: web-setup $(TEST_ARTIFACTS)/manifest.json
 android-test:
 	bash android_demo/core/run_tests.sh
 	bash android_demo/app/tools/link_resources.sh
+	bash android_demo/app/tools/compile_app.sh
 
 # The phone web app (android_demo/web): npm ci from its lockfile, node's test runner.
 web-test:
