@@ -107,11 +107,13 @@ def browser(tmp_path_factory):
     b.close()
 
 
-def _run_page(b, url, steps=STEPS, processed=4):
+def _run_page(b, url, steps=STEPS, processed=4, shot=None):
     b.get(url)
     b.wait(f"return window.arnet && (window.arnet.status === 'error' || window.arnet.events.length >= {steps} && "
            f"window.arnet.events.filter((e) => e.kind === 'resolution').length >= {processed});",
            120, f"{steps} steps with {processed} processed frames, or an error on the page")
+    if shot:
+        b.screenshot(shot)       # while the camera still plays
     st = b.js("arnet.stop(); return {status: arnet.status, error: arnet.error, events: arnet.events, frames: arnet.frames, stats: arnet.stats};")
     assert st["error"] is None, st["error"]
     return st
@@ -184,7 +186,7 @@ def _resize_diff(st, method):
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_page_matches_python_runtime_on_the_same_frames(app, browser, tiny_artifacts, precision):
     b = browser
-    st = _run_page(b, f"{app}?precision={precision}&record=1&fast=1&sw=0&threads=0")
+    st = _run_page(b, f"{app}?precision={precision}&record=1&fast=1&sw=0&threads=0", shot=SHOTS / f"phone_{precision}.png")
     # LiteRT.js and ai_edge_litert share LiteRT's kernels: identical actions for both precisions.
     # tflite_runtime (the JetPack path) has older int8 kernels: there int8 agrees as the export's
     # validation says (its litert/int8 pipeline's action agreement with PyTorch).
@@ -226,7 +228,6 @@ def test_page_matches_python_runtime_on_the_same_frames(app, browser, tiny_artif
     assert b.js("return document.querySelector('.arnet-label').dataset.label;") == py[-1].label
     assert int(b.js("return document.querySelectorAll('.arnet-topk li').length;")) == 3
     assert "Uniform" in b.js("return document.querySelector('dd[data-stat=\"gmacs/frame\"]').textContent;")
-    b.screenshot(SHOTS / f"phone_{precision}.png")
     assert (SHOTS / f"phone_{precision}.png").stat().st_size > 10_000
 
 

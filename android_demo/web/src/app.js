@@ -71,7 +71,7 @@ const yieldTask = () => new Promise((r) => { const ch = new MessageChannel(); ch
 async function start() {
   $("msg").hidden = true; state.error = null;
   if (!hasSimd()) { fail("WebAssembly", new Error("this browser does not support WebAssembly SIMD, which LiteRT.js needs; use a current Chrome, Edge, Firefox or Safari")); return; }
-  const precision = q.get("precision") || $("precision").value;
+  const precision = $("precision").value;
   const threads = q.has("threads") ? q.get("threads") === "1" : self.crossOriginIsolated === true;
   let folder;
   try { setStatus("loading model"); folder = await loadFolder(await readerFor(), precision); }
@@ -174,6 +174,11 @@ state.bench = async (n = 50) => {
   }
   return out;
 };
+if (q.get("precision")) {
+  const sel = $("precision"), p = q.get("precision");
+  if (![...sel.options].some((o) => o.value === p)) sel.add(new Option(p, p));
+  sel.value = p;
+}
 $("start").addEventListener("click", () => { stop(); start(); });
 $("clear").addEventListener("click", () => { if (streamer) { streamer.clear(); view.clear(); } });
 $("picker").addEventListener("change", () => { stop(); start(); });
