@@ -16,6 +16,29 @@ function need(cond, path, msg, value) {
   }
 }
 
+const ROLES = ["policy", "backbone"], FORMATS = ["tflite", "onnx", "pte", "pt2"];
+const BACKENDS = ["litert", "onnxruntime", "executorch", "torch"], PRECISIONS = ["fp32", "fp16", "int8"];
+const LAYOUTS = ["NHWC", "NCHW", "NC", "N"], DTYPES = ["uint8", "int8", "float32", "float16", "int32", "int64"];
+const INPUT_ROLES = ["frame", "h", "c"], OUTPUT_ROLES = ["action_logits", "class_logits", "h", "c"];
+
+function checkTensor(t, p, roles, isInput) {
+  need(t && typeof t === "object" && !Array.isArray(t), p, "expected an object", t);
+  need(typeof t.name === "string" && t.name.length > 0, `${p}.name`, "expected a non-empty string", t.name);
+  need(roles.includes(t.role), `${p}.role`, `expected one of ${JSON.stringify(roles)}`, t.role);
+  need(Array.isArray(t.shape) && t.shape.length >= 1 && t.shape.every((v) => isInt(v) && v > 0), `${p}.shape`,
+    "expected a non-empty list of positive integers", t.shape);
+  need(DTYPES.includes(t.dtype), `${p}.dtype`, `expected one of ${JSON.stringify(DTYPES)}`, t.dtype);
+  need(LAYOUTS.includes(t.layout), `${p}.layout`, `expected one of ${JSON.stringify(LAYOUTS)}`, t.layout);
+  if (t.quant !== undefined && t.quant !== null) {
+    need(typeof t.quant === "object" && isNum(t.quant.scale) && isInt(t.quant.zero_point), `${p}.quant`,
+      "expected {\"scale\": number, \"zero_point\": integer}", t.quant);
+  }
+  if (isInput && t.role === "frame") {
+    need(t.shape.length === 4 && (t.layout === "NHWC" || t.layout === "NCHW"), p, "a frame tensor needs a 4-D NHWC or NCHW shape",
+      `${t.layout} [${t.shape}]`);
+  }
+}
+
 // Checks the fields the step loop and the model loader use (docs/MANIFEST.md) and returns a
 // normalised view. Errors name the field path, the value and what was expected.
 export function parseManifest(doc, where = "manifest") {
@@ -55,10 +78,16 @@ export function parseManifest(doc, where = "manifest") {
   need(isNum(costs.policy_step) && costs.policy_step >= 0, `${where}.costs.policy_step`, "expected a number >= 0", costs.policy_step);
   need(Array.isArray(costs.actions) && costs.actions.length === A && costs.actions.every((c) => isNum(c) && c >= 0),
     `${where}.costs.actions`, `expected ${A} numbers >= 0`, costs.actions);
+  need(isNum(costs.uniform_per_frame) && costs.uniform_per_frame >= 0, `${where}.costs.uniform_per_frame`, "expected a number >= 0", costs.uniform_per_frame);
   const samp = doc.sampling || {};
   need(isInt(samp.frames_per_clip) && samp.frames_per_clip >= 1, `${where}.sampling.frames_per_clip`, "expected an integer >= 1", samp.frames_per_clip);
   need(isNum(samp.seconds_per_step) && samp.seconds_per_step > 0, `${where}.sampling.seconds_per_step`, "expected a number > 0", samp.seconds_per_step);
-  const norm = doc.normalization || {};
+  const norm = doc.normalization;
+  need(norm && typeof norm === "object" && !Array.isArray(norm), `${where}.normalization`, "expected an object", norm);
+  for (const k of ["mean", "std"]) {
+    need(Array.isArray(norm[k]) && norm[k].length === 3 && norm[k].every(isNum), `${where}.normalization.${k}`, "expected 3 numbers", norm[k]);
+  }
+  need(typeof norm.folded === "boolean", `${where}.normalization.folded`, "expected true or false", norm.folded);
   const resize = norm.resize === undefined ? "area" : norm.resize;
   need(resize === "area" || resize === "pyramid", `${where}.normalization.resize`, "expected \"area\" or \"pyramid\"", norm.resize);
   const arts = doc.artifacts;
@@ -69,8 +98,24 @@ export function parseManifest(doc, where = "manifest") {
     need(typeof a.file === "string" && a.file.length > 0 && !a.file.includes("/") && !a.file.includes(".."), `${p}.file`,
       "expected a file name inside the model folder", a.file);
     need(typeof a.sha256 === "string" && /^[0-9a-f]{64}$/.test(a.sha256), `${p}.sha256`, "expected 64 lowercase hex digits", a.sha256);
-    need(Array.isArray(a.inputs) && Array.isArray(a.outputs), `${p}.inputs/outputs`, "expected lists", a.inputs);
+    const ids = ["policy", ...actions.slice(0, L - 1).map((x) => x.backbone)];
+    need(ids.includes(a.id), `${p}.id`, `expected one of ${JSON.stringify(ids)}`, a.id);
+    need(ROLES.includes(a.role), `${p}.role`, `expected one of ${JSON.stringify(ROLES)}`, a.role);
+    need(FORMATS.includes(a.format), `${p}.format`, `expected one of ${JSON.stringify(FORMATS)}`, a.format);
+    need(BACKENDS.includes(a.backend), `${p}.backend`, `expected one of ${JSON.stringify(BACKENDS)}`, a.backend);
+    need(PRECISIONS.includes(a.precision), `${p}.precision`, `expected one of ${JSON.stringify(PRECISIONS)}`, a.precision);
+    need(isInt(a.resolution) && a.resolution > 0, `${p}.resolution`, "expected a positive integer", a.resolution);
+    need(isInt(a.bytes) && a.bytes >= 0, `${p}.bytes`, "expected an integer >= 0", a.bytes);
+    for (const [side, allowed] of [["inputs", INPUT_ROLES], ["outputs", OUTPUT_ROLES]]) {
+      need(Array.isArray(a[side]), `${p}.${side}`, "expected a list", a[side]);
+      a[side].forEach((t, k) => checkTensor(t, `${p}.${side}[${k}]`, allowed, side === "inputs"));
+      const want = a.role === "policy" ? (side === "inputs" ? ["c", "frame", "h"] : ["action_logits", "c", "class_logits", "h"])
+        : (side === "inputs" ? ["frame"] : ["class_logits"]);
+      const got = [...new Set(a[side].map((t) => t.role))].sort();
+      need(JSON.stringify(got) === JSON.stringify(want), `${p}.${side}`, `a ${a.role} artifact needs ${side.slice(0, -1)} roles ${JSON.stringify(want)}`, got);
+    }
   });
+  need(typeof doc.name === "string", `${where}.name`, "expected a string", doc.name);
   return {
     doc, where, name: doc.name || "", labels, multiLabel: !!doc.multi_label, resolutions: res, skipLengths: skips,
     actions, L, M, A, hidden: pol.hidden, policyResolution: res[L - 1], costs, resize,
