@@ -14,12 +14,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-edge venv-edge-litert browser-setup test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
+.PHONY: help venv venv-edge venv-edge-litert browser-setup web-setup web-test test test-desktop test-edge test-edge-litert test-edge-pythons android-test demo results bench clean
 
 help:
 	@echo "make demo          fresh machine -> venv -> SynthAct -> train -> export -> live run (headless)"
 	@echo "make test          the whole suite (desktop venv, torch-free edge venv, Kotlin core)"
-	@echo "make android-test  compile and test android_demo/core on the JVM"
+	@echo "make android-test  compile and test android_demo/core on the JVM; link the app's resources (aapt2), compile its Kotlin"
+	@echo "make web-test      the phone web app: JS step loop vs the golden traces (node), deps from its lockfile"
 	@echo "make browser-setup headless Chromium + chromedriver for the browser-view tests (apt)"
 	@echo "make results       AR-Net vs Uniform and the baselines on full SynthAct, 3 seeds (2 CPU cores, hours)"
 	@echo "make bench         edge benchmark on the demo model (after make demo)"
@@ -50,34 +51,45 @@ $(LITERT_VENV)/.stamp: requirements-edge.txt scripts/pip_install.sh
 	PIP_INSTALL_NEEDS_GB=1 $(PIP) $(LITERT_PY) $(PIP_FLAGS) -r requirements-edge.txt pytest==9.2.0
 	touch $@
 
-test: test-desktop test-edge test-edge-litert test-edge-pythons android-test
+test: test-desktop test-edge test-edge-litert test-edge-pythons android-test web-test
 
 # A tiny but real exported model (every format) for the runtime tests of both venvs.
 $(TEST_ARTIFACTS)/manifest.json: $(VENV)/.stamp $(SOURCES)
 	rm -rf $(TEST_ARTIFACTS)
 	$(PY) -m convert.export_all --tiny --out $(TEST_ARTIFACTS) --no-latency
 
+# The phone web app's JS dependencies (npm ci from android_demo/web/package-lock.json) for
+# tests/edge/test_phone_web.py (it skips without them)
+web-setup:
+	bash android_demo/web/run_tests.sh --install-only
+
 # headless Chromium + chromedriver for tests/edge/test_browser_view.py (apt; they skip without it)
 browser-setup:
 	bash scripts/install_chromium.sh
 
-test-desktop: venv browser-setup $(TEST_ARTIFACTS)/manifest.json
+test-desktop: venv browser-setup web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) $(PY) -m pytest -q tests
 
 # The edge tests again, in a venv without torch; a test there that imports torch fails.
-test-edge: venv-edge browser-setup $(TEST_ARTIFACTS)/manifest.json
+test-edge: venv-edge browser-setup web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(EDGE_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
-test-edge-litert: venv-edge-litert browser-setup $(TEST_ARTIFACTS)/manifest.json
+test-edge-litert: venv-edge-litert browser-setup web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) ARNET_EDGE_VENV=1 $(LITERT_PY) -m pytest -q -p no:cacheprovider tests/edge --edge-venv
 
 # The same edge tests under Python 3.8 / 3.10 (JetPack 5 / 6, legacy file) and 3.13 (Raspberry Pi OS
 # trixie, requirements-edge.txt), where this machine has them (pyenv).
-test-edge-pythons: $(TEST_ARTIFACTS)/manifest.json
+test-edge-pythons: web-setup $(TEST_ARTIFACTS)/manifest.json
 	ARNET_TEST_ARTIFACTS=$(TEST_ARTIFACTS) bash scripts/test_edge_pythons.sh
 
 android-test:
 	bash android_demo/core/run_tests.sh
+	bash android_demo/app/tools/link_resources.sh
+	bash android_demo/app/tools/compile_app.sh
+
+# The phone web app (android_demo/web): npm ci from its lockfile, node's test runner.
+web-test:
+	bash android_demo/web/run_tests.sh
 
 demo: venv
 	bash scripts/demo.sh

@@ -46,7 +46,7 @@ class WebDriverError(RuntimeError):
 class Browser:
     """One chromedriver process and one headless Chromium session."""
 
-    def __init__(self, chrome: str, driver: str, timeout: float = 60.0) -> None:
+    def __init__(self, chrome: str, driver: str, timeout: float = 60.0, extra_args: tuple = ()) -> None:
         self.port = free_port()
         self.profile = tempfile.mkdtemp(prefix="arnet-chromium-")
         self.proc = subprocess.Popen([driver, f"--port={self.port}"], stdout=subprocess.DEVNULL,
@@ -63,7 +63,7 @@ class Browser:
                     raise WebDriverError("chromedriver did not start")
                 time.sleep(0.2)
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": chrome, "args": CHROME_ARGS + [f"--user-data-dir={self.profile}"]}}}}
+            "binary": chrome, "args": CHROME_ARGS + list(extra_args) + [f"--user-data-dir={self.profile}"]}}}}
         try:
             self.session = self._call("POST", "/session", caps, timeout=timeout)["sessionId"]
         except Exception:
@@ -88,6 +88,13 @@ class Browser:
 
     def js(self, script: str, *args: Any) -> Any:
         return self._s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def logs(self) -> list:
+        """The browser console since the last call (needs goog:loggingPrefs browser=ALL)."""
+        try:
+            return self._s("POST", "/se/log", {"type": "browser"}) or []
+        except WebDriverError:
+            return []
 
     def js_async(self, script: str, *args: Any) -> Any:
         """Run ``script``; it calls ``arguments[arguments.length - 1](value)`` when done."""

@@ -1,0 +1,5 @@
+// Compile-only stub of androidx.activity.result.ActivityResultCallback from androidx.activity:activity 1.8.0 (via appcompat 1.7.1): the members the app calls, with the
+// real signatures; bodies throw. Never packaged in an app (see tools/compile_app.sh).
+package androidx.activity.result;
+
+public interface ActivityResultCallback<O> { void onActivityResult(O result); }

@@ -1,0 +1,7 @@
+// Compile-only stub of androidx.activity.result.contract.ActivityResultContract from androidx.activity:activity 1.8.0 (via appcompat 1.7.1): the members the app calls, with the
+// real signatures; bodies throw. Never packaged in an app (see tools/compile_app.sh).
+package androidx.activity.result.contract;
+
+public abstract class ActivityResultContract<I, O> {
+    public ActivityResultContract() { throw new RuntimeException("Stub!"); }
+}

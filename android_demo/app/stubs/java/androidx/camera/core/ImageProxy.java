@@ -1,0 +1,16 @@
+// Compile-only stub of androidx.camera.core.ImageProxy from androidx.camera:camera-core 1.5.3: the members the app calls, with the
+// real signatures; bodies throw. Never packaged in an app (see tools/compile_app.sh).
+package androidx.camera.core;
+
+public interface ImageProxy extends AutoCloseable {
+    interface PlaneProxy {
+        java.nio.ByteBuffer getBuffer();
+        int getRowStride();
+        int getPixelStride();
+    }
+    void close();
+    int getWidth();
+    int getHeight();
+    PlaneProxy[] getPlanes();
+    ImageInfo getImageInfo();
+}

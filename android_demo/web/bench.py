@@ -1,0 +1,117 @@
+"""Measure the phone web app in headless Chromium against the Python LiteRT runtime on the same
+machine and model folder: ms per call of the policy and of each branch in LiteRT.js's WebAssembly
+(one thread, and threads where the page is cross-origin isolated), ms per call in ai_edge_litert
+(1 thread and all cores), and the page's fps, adaptive vs Uniform, stepping as fast as it can on a
+fake camera clip.
+
+    python android_demo/web/bench.py --model build/test_artifacts [--precision int8,fp32] [--n 50] [--json out.json]
+
+Needs chromium + chromedriver (scripts/install_chromium.sh) and the JS dependencies
+(android_demo/web/run_tests.sh); the Python numbers need ai_edge_litert (left out otherwise)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+WEB = Path(__file__).resolve().parent
+ROOT = WEB.parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "edge"))
+sys.path.insert(0, str(WEB))
+
+from build import build  # noqa: E402
+from serve import make_server  # noqa: E402
+
+
+def python_ms(model: Path, precision: str, n: int) -> dict:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return {}
+    import numpy as np
+    doc = json.loads((model / "manifest.json").read_text())
+    out: dict = {}
+    for threads in (1, os.cpu_count() or 1):
+        row = {}
+        for a in doc["artifacts"]:
+            if a["format"] != "tflite" or a["precision"] != precision:
+                continue
+            it = Interpreter(model_path=str(model / a["file"]), num_threads=threads)
+            it.allocate_tensors()
+            for d in it.get_input_details():
+                it.set_tensor(d["index"], (np.arange(int(np.prod(d["shape"]))) * 37 % 256).astype(d["dtype"]).reshape(d["shape"]))
+            ts = []
+            for i in range(n + 3):
+                t = time.perf_counter()
+                it.invoke()
+                if i >= 3:
+                    ts.append((time.perf_counter() - t) * 1000)
+            row[a["id"]] = statistics.median(ts)
+        out[f"threads={threads}"] = row
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, required=True)
+    ap.add_argument("--precision", default="int8,fp32")
+    ap.add_argument("--n", type=int, default=50, help="calls per model (median)")
+    ap.add_argument("--steps", type=int, default=150, help="page steps per fps measurement")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    from test_phone_web import write_y4m
+    from webdriver import Browser, find_browser
+    chrome, driver, why = find_browser()
+    if why:
+        print(f"bench.py: {why}", file=sys.stderr)
+        return 2
+    work = ROOT / "build" / "phone_web_bench"
+    precisions = [p for p in a.precision.split(",") if p]
+    site = build(a.model, work / "site", precisions)
+    clip = write_y4m(work / "clip.y4m")
+    srv = make_server(site, "127.0.0.1", 0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/index.html"
+    b = Browser(chrome, driver, extra_args=("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                                             f"--use-file-for-fake-video-capture={clip}"))
+    res: dict = {"model": str(a.model), "browser": b.js("return navigator.userAgent;"), "cpu_count": os.cpu_count(),
+                 "wasm": {}, "python_litert": {}, "page_fps": {}}
+    try:
+        for prec in precisions:
+            for threads in (0, 1):
+                for mode in ("adaptive", "uniform"):
+                    b.get(f"{url}?precision={prec}&threads={threads}&fast=1&sw=0&mode={mode}")
+                    b.wait(f"return arnet.status === 'error' || arnet.events.length >= {a.steps};", 300, "steps")
+                    st = b.js("return {error: arnet.error, stats: arnet.stats, isolated: self.crossOriginIsolated, "
+                              "kinds: arnet.events.map((e) => e.kind)};")
+                    if st["error"]:
+                        raise RuntimeError(st["error"])
+                    key = f"{prec} threads={threads}"
+                    res["page_fps"].setdefault(key, {})[mode] = {
+                        "fps": st["stats"]["fps"], "gmacs_per_frame": st["stats"]["gmacs_per_frame"],
+                        "uniform_gmacs_per_frame": st["stats"]["uniform_gmacs_per_frame"],
+                        "skipped_or_skip": sum(k != "resolution" for k in st["kinds"]) / len(st["kinds"])}
+                    if mode == "adaptive":
+                        ms = b.js_async("const done = arguments[arguments.length - 1]; arnet.stop(); "
+                                        f"arnet.bench({a.n}).then(done, (e) => done(String(e)));")
+                        res["wasm"][key] = {"cross_origin_isolated": st["isolated"], "ms": ms}
+                    b.js("arnet.stop();")
+            res["python_litert"][prec] = python_ms(a.model, prec, a.n)
+    finally:
+        b.close()
+        srv.shutdown()
+    text = json.dumps(res, indent=1)
+    print(text)
+    if a.json:
+        a.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
