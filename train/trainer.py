@@ -388,8 +388,10 @@ class Trainer:
             self._log(metrics)
         return metrics
 
-    def _train_epoch(self, net, optimizer, stage: str, epoch: int, tau: float, alpha: float) -> dict:
+    def _train_epoch(self, net, optimizer, stage: str, epoch: int, tau: float,
+                     alpha: float | None = None) -> dict:
         t = self.cfg.train
+        alpha = t.alpha if alpha is None else alpha
         self.model.train()
         freeze_bn_of_frozen(self.model, self.frozen)
         seed = t.seed * 1000 + epoch
