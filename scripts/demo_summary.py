@@ -22,16 +22,17 @@ def main() -> int:
     a = ap.parse_args()
     res = load(a.run / "eval" / "results.json").get("methods", {})
     print("\nAccuracy on held-out SynthAct clips (PyTorch, GMACs = multiply-accumulates)")
-    print(f"{'method':<16}{'top-1 %':>9}{'mAP %':>8}{'GMACs/frame':>13}{'vs uniform':>12}")
+    print(f"{'method':<28}{'top-1 %':>9}{'mAP %':>8}{'GMACs/frame':>13}{'vs uniform':>12}")
     for k, r in res.items():
-        print(f"{r.get('label', k):<16}{fmt(r['top1'], '.1f'):>9}{fmt(r['mAP'], '.1f'):>8}"
+        print(f"{r.get('label', k):<28}{fmt(r['top1'], '.1f'):>9}{fmt(r['mAP'], '.1f'):>8}"
               f"{fmt(r['gmacs_per_frame'], '.4f'):>13}{fmt(r.get('gmacs_ratio_vs_uniform'), '.2f'):>12}")
     if "arnet" in res and "uniform_branch" in res:
-        a, u = res["arnet"], res["uniform_branch"]
-        ratio = a["gmacs_per_frame"] / u["gmacs_per_frame"] if u.get("gmacs_per_frame") else None
-        print(f"AR-Net vs {u.get('label', 'Uniform')}: {a['top1'] - u['top1']:+.1f} points top-1, "
-              f"{a['mAP'] - u['mAP']:+.1f} mAP, at {fmt(ratio, '.2f')}x its GMACs per frame "
-              f"({a.get('num_clips', '?')} test clips: one clip is {100 / max(a.get('num_clips', 1), 1):.1f} points)")
+        ar, un = res["arnet"], res["uniform_branch"]
+        ratio = ar["gmacs_per_frame"] / un["gmacs_per_frame"] if un.get("gmacs_per_frame") else None
+        n = ar.get("num_clips") or 1
+        print(f"AR-Net vs {un.get('label', 'Uniform')}: {ar['top1'] - un['top1']:+.1f} points top-1, "
+              f"{ar['mAP'] - un['mAP']:+.1f} mAP, at {fmt(ratio, '.2f')}x its GMACs per frame "
+              f"({n} test clips: one clip is {100 / n:.1f} points)")
     if "arnet" in res:
         print("action usage (share of frames):",
               ", ".join(f"{k}={v:.2f}" for k, v in res["arnet"].get("action_hist", {}).items()))
