@@ -68,6 +68,12 @@ def accuracy_vs_gmacs(results: dict, path: str | os.PathLike, title: str | None 
     split = results.get("split")
     fig.suptitle(title or f"Accuracy vs cost" + (f" ({split} split)" if split else ""))
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Write a matplotlib figure atomically (a reader sees the old PNG or the new one) and close it."""
+    import matplotlib.pyplot as plt
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")

@@ -33,9 +33,6 @@ import argparse
 import copy
 import dataclasses
 import json
-import math
-import os
-import platform
 import shutil
 import sys
 import time
@@ -450,16 +447,8 @@ class ResultsRun:
 
 
 def _hardware() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
+    from train.suite import hardware_string
+    return hardware_string("cpu") + f" ({torch.get_num_threads()} torch threads)"
 
 
 LABELS = {"arnet": "AR-Net", "uniform": "Uniform", "lstm": "LSTM", "multiscale": "Multi-Scale",
@@ -533,12 +522,8 @@ def plot(table: dict, path: Path) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(table["dataset"])
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    from train.plots import save_figure
+    return save_figure(fig, path)
 
 
 def tiny_overrides(d: dict) -> dict:
