@@ -177,3 +177,19 @@ def test_feature_cache_needs_a_splittable_pretrained_backbone(tiny_data, tmp_pat
     assert run_train(["--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "train.feature_cache='middle'" in err and "'pool'" in err
+
+
+def test_efficiency_warmup_switches_alpha_on_after_n_joint_epochs(tiny_data, tmp_path, monkeypatch):
+    from train.trainer import Trainer
+    seen = []
+    orig = Trainer._train_epoch
+
+    def spy(self, net, opt, stage, epoch, tau, alpha=None):
+        seen.append((stage, alpha))
+        return orig(self, net, opt, stage, epoch, tau, alpha)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", spy)
+    cfg = make_config(tiny_data, tmp_path, name="ew", warmup_epochs=1, joint_epochs=3, finetune_epochs=1,
+                      efficiency_warmup_epochs=2, alpha=0.4)
+    assert run_train(["--config", str(cfg)]) == 0
+    assert seen == [("warmup", 0.4), ("joint", 0.0), ("joint", 0.0), ("joint", 0.4), ("finetune", 0.4)]
