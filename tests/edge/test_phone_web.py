@@ -165,7 +165,8 @@ def _python_replay(model_dir, precision, st, strict=True):
                 img = _rgb(fr["rgb"], fr["size"])
                 cur["v"] = _RecordedViews(fr["views"], img, pipe.manifest.normalization.get("resize", "area"))
             if (img is not None) != pipe.needs_frame():
-                assert not strict, f"step {ev['step']}: a frame recorded = {img is not None}"
+                # with its own resize (`own`) Python may take another action: compare up to there
+                assert not strict or how == "own", f"step {ev['step']}: a frame recorded = {img is not None}"
                 break
             got.append(pipe.step(img))
             if strict and how == "exact" and got[-1].action != ev["action"] and _near_tie(ev):
@@ -228,7 +229,7 @@ def test_page_matches_python_runtime_on_the_same_frames(app, browser, tiny_artif
     # 1 grey level; the Python runtime with its own resize then agrees on most actions.
     worst, frac = _resize_diff(st, json.loads((tiny_artifacts / "manifest.json").read_text())["normalization"].get("resize", "area"))
     own = [e.action for e in runs["own"]]
-    agree = sum(a == b for a, b in zip(js_actions, own)) / len(own)
+    agree = sum(a == b for a, b in zip(js_actions, own)) / max(1, len(own))
     print(f"\n{precision}: {len(py)} steps {dict((k, sum(e['kind'] == k for e in st['events'])) for k in kinds)}, "
           f"max |policy logit diff| {logit_err:.3g}, max |score diff| {score_err:.3g}; "
           f"resize vs cv2: max {worst} grey levels, {100 * frac:.2f}% of values differ; actions with cv2 resize agree {100 * agree:.1f}%")
