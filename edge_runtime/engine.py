@@ -13,9 +13,12 @@ power sample. Every tick yields one :class:`StepEvent` per stream (docs/EVENTS.m
 frame})``) are this engine; golden replay and the budget share its routing
 (:meth:`~edge_runtime.controller.StreamingController.settle`).
 
-Modes: ``adaptive`` (the policy decides), ``uniform`` (the biggest backbone on every frame, no
-policy) and ``smallest`` (the policy's low-resolution head on every frame): the baselines
-``bench.py`` compares against.
+Modes (:func:`mode_names` lists a model's): ``adaptive`` (the policy decides) and one *uniform*
+mode per branch, which runs that branch on every frame: ``uniform@<size>`` for the resolution
+``size`` of the manifest. ``uniform`` is the top branch (the biggest backbone, no policy; the same
+as ``uniform@<s_0>``) and ``smallest`` the lowest one (the policy's own low-resolution head; the
+same as ``uniform@<s_L-1>``); an intermediate branch ``i`` runs backbone ``i`` alone. These are
+the baselines ``bench.py`` compares against.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from edge_runtime.controller import StreamingController, scores_with_fallback
 from edge_runtime.manifest import Manifest, ManifestError, load_manifest
 from edge_runtime.preprocess import SquareViews, ViewBatcher, center_square, default_resize_workers
 
-MODES = ("adaptive", "uniform", "smallest")
+MODES = ("adaptive", "uniform", "smallest")   # the named modes; every model also has uniform@<size>
+UNIFORM_AT = "uniform@"
 
 
 # =============================================================================== events
@@ -103,18 +107,55 @@ def ensure_rgb_uint8(frame: Any) -> np.ndarray:
     raise ValueError(f"frames must have 1, 3 or 4 channels, got shape {tuple(x.shape)}")
 
 
-def networks_for(m: Manifest, mode: str) -> list[str]:
-    """The artifact ids a mode runs: the policy (adaptive, smallest, or a one-resolution model),
-    the branches (adaptive), the biggest backbone (uniform)."""
+def mode_names(m: Manifest) -> list[str]:
+    """The modes of model ``m``, in branch order: ``adaptive``, ``uniform`` (top branch),
+    ``uniform@<size>`` per intermediate branch, ``smallest`` (lowest branch; absent when the
+    model has one resolution, where ``uniform`` is that branch)."""
+    sizes = list(m.resolutions)
+    names = ["adaptive", "uniform"] + [f"{UNIFORM_AT}{s}" for s in sizes[1:-1]]
+    return names + (["smallest"] if len(sizes) > 1 else [])
+
+
+def resolve_mode(m: Manifest, mode: str) -> tuple[str, int | None]:
+    """``(canonical name, branch index)`` of a mode of model ``m``: ``("adaptive", None)``; a
+    uniform mode's branch ``i`` (``uniform`` = 0, ``smallest`` = L-1, ``uniform@<size>`` = the
+    index of ``size``; ``uniform@<s_0>`` is named ``uniform`` and ``uniform@<s_L-1>``
+    ``smallest``). Anything else is a ValueError naming the mode and listing this model's."""
     L = m.num_resolutions
-    need = []
-    if mode in ("adaptive", "smallest") or L == 1:
-        need.append("policy")
+    sizes = [int(s) for s in m.resolutions]
+    i: int | None = None
     if mode == "adaptive":
-        need += [a.backbone for a in m.actions[:L - 1]]
-    elif mode == "uniform" and L > 1:
-        need.append(m.actions[0].backbone)
-    return need
+        return "adaptive", None
+    if mode == "uniform":
+        i = 0
+    elif mode == "smallest":
+        i = L - 1
+    elif isinstance(mode, str) and mode.startswith(UNIFORM_AT) and mode[len(UNIFORM_AT):].isdigit() \
+            and int(mode[len(UNIFORM_AT):]) in sizes:
+        i = sizes.index(int(mode[len(UNIFORM_AT):]))
+    if i is None:
+        raise ValueError(f"mode {mode!r} is not one of {mode_names(m)} (this model's resolutions: "
+                         f"{', '.join(map(str, sizes))}; uniform@<size> runs that branch on every frame, "
+                         f"uniform = uniform@{sizes[0]}"
+                         + (f", smallest = uniform@{sizes[-1]})" if L > 1 else ")"))
+    if i == 0:
+        return "uniform", 0
+    if i == L - 1:
+        return "smallest", i
+    return f"{UNIFORM_AT}{sizes[i]}", i
+
+
+def networks_for(m: Manifest, mode: str) -> list[str]:
+    """The artifact ids a mode runs: the policy (adaptive, and the lowest branch: ``smallest``,
+    or ``uniform`` of a one-resolution model), the branches (adaptive), one backbone (any other
+    uniform mode: ``uniform`` the biggest)."""
+    L = m.num_resolutions
+    _, branch = resolve_mode(m, mode)
+    if branch is None:
+        return ["policy"] + [a.backbone for a in m.actions[:L - 1]]
+    if branch == L - 1:
+        return ["policy"]
+    return [m.actions[branch].backbone]
 
 
 def _run(engine: Any, inputs: dict, n: int) -> dict:
@@ -143,9 +184,7 @@ class Engines:
 
         m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest, verify=False)
         self.manifest = m
-        if mode not in MODES:
-            raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
-        self.mode = mode
+        self.mode, self.branch = resolve_mode(m, mode)
         self.backend_name = check_backend_name(backend) if backends is None else backend
         if precision not in PRECISIONS:
             raise ManifestError(f"unknown precision {precision!r}; valid choices: {', '.join(PRECISIONS)}"
@@ -247,14 +286,13 @@ class StepEngine:
             raise ValueError(f"streams must be >= 1, got {streams}")
         if resize_workers is not None and int(resize_workers) < 1:
             raise ValueError(f"resize_workers must be >= 1, got {resize_workers}")
-        mode = engines.mode if mode is None else mode
-        if mode not in MODES:
-            raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
+        mode, branch = resolve_mode(engines.manifest, engines.mode if mode is None else mode)
         missing = [i for i in networks_for(engines.manifest, mode) if i not in engines.models]
         if missing:
             raise ValueError(f"mode {mode!r} needs networks {missing} that these engines did not load")
         self.engines = e = engines
         self.manifest, self.mode, self.L = e.manifest, mode, e.L
+        self.branch = branch                              # the uniform modes' branch; None: adaptive
         self.labels, self.names, self.sizes = e.labels, e.names, e.sizes
         self.seconds_per_step = e.seconds_per_step
         self.B = int(streams)
@@ -273,7 +311,6 @@ class StepEngine:
         self.resizer = ViewBatcher(default_resize_workers(self.B) if resize_workers is None
                                    else int(resize_workers))
         self._cost = [m.action_cost(a) for a in range(len(m.actions))]
-        self._uniform_cost = float(m.costs["actions"][0])
         self._bb_ids = [a.backbone for a in m.actions[:self.L]]
         self.h = np.zeros((self.B, m.hidden), np.float32)
         self.c = np.zeros((self.B, m.hidden), np.float32)
@@ -404,8 +441,8 @@ class StepEngine:
         if decode_ms is not None:
             ms["decode"] = float(decode_ms)
         if dec:
-            if self.mode == "uniform" and self.L > 1:
-                self._uniform_tick(dec, views, res, ms)
+            if self.branch is not None and self.branch < self.L - 1:
+                self._uniform_tick(dec, views, res, ms, self.branch)
             else:
                 self._policy_tick(dec, views, res, ms)
         step_ms = (time.perf_counter() - t0) * 1000.0
@@ -422,23 +459,26 @@ class StepEngine:
         except ValueError as e:   # a bad frame: say whose
             raise ValueError(f"stream {i}: {e}") from None
 
-    def _uniform_tick(self, dec: list[int], views: list, res: dict, ms: dict) -> None:
+    def _uniform_tick(self, dec: list[int], views: list, res: dict, ms: dict, b: int) -> None:
+        """Branch ``b`` < L-1 alone on every stream that decides (no policy): a uniform mode."""
         e = self.engines
         n = len(dec)
         ta = time.perf_counter()
-        big = self.resizer.batch(views, e.sizes[0])
+        big = self.resizer.batch(views, e.sizes[b])
         tb = time.perf_counter()
-        out = _run(e.backbones[0], {"frame": big}, n)
+        out = _run(e.backbones[b], {"frame": big}, n)
         tc = time.perf_counter()
         ms["resize"] = (tb - ta) * 1000.0
         ms["backbone"] = (tc - tb) * 1000.0
-        self.accounting.record_artifact(self._bb_ids[0], ms["backbone"] / n, rows=n)
+        bb = self._bb_ids[b]
+        self.accounting.record_artifact(bb, ms["backbone"] / n, rows=n)
         logits = out["class_logits"].reshape(n, -1)
+        cost = float(self.manifest.costs["actions"][b])   # the backbone alone: no policy step
         for k, i in enumerate(dec):
             outputs = None
             if self.record_outputs:
-                outputs = {"policy": None, "backbone": {"id": self._bb_ids[0], "class_logits": logits[k].copy()}}
-            res[i] = (self.ctrls[i].commit(0, logits[k]), self._uniform_cost, outputs)
+                outputs = {"policy": None, "backbone": {"id": bb, "class_logits": logits[k].copy()}}
+            res[i] = (self.ctrls[i].commit(b, logits[k]), cost, outputs)
 
     def _policy_tick(self, dec: list[int], views: list, res: dict, ms: dict) -> None:
         e, ctrls, pc = self.engines, self.ctrls, time.perf_counter

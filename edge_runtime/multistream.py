@@ -57,7 +57,7 @@ class MultiStreamPipeline(StepEngine):
     streams: number of streams B (their indices are 0 … B-1).
     The other arguments are :class:`~edge_runtime.pipeline.AdaptivePipeline`'s (engines load
     once, sha256 checked; or ``engines=`` shares loaded ones); ``mode`` is ``adaptive`` |
-    ``uniform`` | ``smallest`` as there.
+    ``uniform`` | ``uniform@<size>`` | ``smallest`` as there.
     resize_workers: threads that resize a tick's frames (:class:`ViewBatcher`; default
     :func:`default_resize_workers`)."""
 

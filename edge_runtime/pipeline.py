@@ -8,8 +8,9 @@ sampled frame runs ``resize → policy → (backbone)`` through the controller::
         ev = pipe.step(frame if pipe.needs_frame() else None, t=t)
         print(ev.kind, ev.resolution, ev.label, ev.top_k)
 
-``mode="uniform"`` (biggest backbone on every frame, no policy) and ``mode="smallest"`` (the
-policy's low head on every frame) are the baselines ``bench.py`` compares against. The step
+``mode="uniform"`` (biggest backbone on every frame, no policy), ``mode="uniform@<size>"`` (that
+branch on every frame) and ``mode="smallest"`` (the policy's low head on every frame) are the
+baselines ``bench.py`` compares against (:func:`edge_runtime.engine.mode_names`). The step
 itself is :class:`edge_runtime.engine.StepEngine`'s, shared with ``MultiStreamPipeline``; the
 rules are :class:`edge_runtime.controller.StreamingController`'s.
 """
@@ -24,7 +25,7 @@ import numpy as np
 from edge_runtime.controller import (KINDS, ControllerResult, FixedLambda, StreamingController,  # noqa: F401
                                      mean_in_order, scores_with_fallback, sigmoid64, softmax64, top_k_of)
 from edge_runtime.engine import (MODES, Engines, StepEngine, StepEvent, action_names,  # noqa: F401
-                                 ensure_rgb_uint8)
+                                 ensure_rgb_uint8, mode_names)
 from edge_runtime.manifest import Manifest
 from edge_runtime.preprocess import SquareViews, center_square
 
@@ -38,8 +39,8 @@ class AdaptivePipeline(StepEngine):
         ``threads``).
     window: sliding window in sampled frames (default ``sampling.frames_per_clip``).
     top_k, margin, hold: labels (STREAMING.md).
-    mode: ``adaptive`` | ``uniform`` (biggest backbone every frame) | ``smallest`` (policy's low head
-        every frame).
+    mode: ``adaptive`` | ``uniform`` (biggest backbone every frame) | ``uniform@<size>`` (the branch
+        of that resolution every frame) | ``smallest`` (policy's low head every frame).
     target_fps / target_mw / budget: budget control (:class:`edge_runtime.budget.BudgetController`).
     power: a ``PowerMonitor`` (``edge_runtime.telemetry``) polled every step; energy per event.
     backends: ``{artifact id: loaded backend}`` to inject engines (tests); skips loading files.

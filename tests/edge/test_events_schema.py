@@ -32,7 +32,7 @@ def _is(value, t: str) -> bool:
 
 
 def validate(value, schema: dict, where: str = "$") -> list[str]:
-    """The JSON Schema subset EVENTS.md uses: type, enum, required, properties,
+    """The JSON Schema subset EVENTS.md uses: type, enum, pattern, required, properties,
     additionalProperties, items, minimum."""
     errs = []
     t = schema.get("type")
@@ -40,6 +40,8 @@ def validate(value, schema: dict, where: str = "$") -> list[str]:
         return [f"{where}: {value!r} is not {t}"]
     if "enum" in schema and value not in schema["enum"]:
         errs.append(f"{where}: {value!r} not in {schema['enum']}")
+    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+        errs.append(f"{where}: {value!r} does not match {schema['pattern']!r}")
     if "minimum" in schema and _is(value, "number") and value < schema["minimum"]:
         errs.append(f"{where}: {value} < {schema['minimum']}")
     if isinstance(value, dict):
@@ -66,6 +68,11 @@ def test_the_schema_catches_what_it_should():
     assert validate({**good, "kind": "jump"}, s["event"])
     assert validate({k: v for k, v in good.items() if k != "stream"}, s["event"])
     assert validate({**good, "ms": {"step": "fast"}}, s["event"])
+    mode = s["summary"]["properties"]["mode"]
+    for ok in ("adaptive", "uniform", "smallest", "uniform@168"):
+        assert validate(ok, mode) == [], ok
+    for bad in ("random", "uniform@", "uniform@168x", "xuniform"):
+        assert validate(bad, mode), bad
 
 
 @pytest.mark.parametrize("sources,extra", [

@@ -37,7 +37,8 @@ def _same(a, b):
     np.testing.assert_allclose([s for _, s in a.top_k], [s for _, s in b.top_k], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("mode,workers", [("adaptive", 1), ("adaptive", 3), ("uniform", 2), ("smallest", 1)])
+@pytest.mark.parametrize("mode,workers", [("adaptive", 1), ("adaptive", 3), ("uniform", 2), ("uniform@32", 2),
+                                           ("smallest", 1)])
 def test_streams_equal_one_stream_pipelines(mode, workers):
     m = fake_manifest()
     B, T = 4, 30

@@ -149,6 +149,65 @@ def test_uniform_and_smallest_modes():
         AdaptivePipeline(fake_manifest(), backend="fake", mode="fastest")
 
 
+def test_uniform_at_an_intermediate_branch_runs_that_backbone_alone():
+    p, pol, bbs = scripted([0, 5, 6], mode="uniform@48")
+    evs = [p.step(FRAME) for _ in range(5)]
+    assert p.mode == "uniform@48" and p.branch == 1
+    assert pol.calls == 0 and bbs["backbone_48"].calls == 5
+    assert bbs["backbone_64"].calls == 0 and bbs["backbone_32"].calls == 0
+    assert bbs["backbone_48"].seen_sizes == [48] * 5
+    assert all(e.kind == "resolution" and e.resolution == 48 and e.action_name == "res48" for e in evs)
+    assert evs[0].gmacs == pytest.approx(p.manifest.costs["actions"][1])   # the backbone alone, no policy
+    assert set(evs[0].ms) == {"resize", "backbone", "step"}
+    s = p.summary()
+    assert s["mode"] == "uniform@48" and s["streams"][0]["actions"] == {"res48": 5}
+    assert s["gmacs_per_frame"] == pytest.approx(p.manifest.costs["actions"][1])
+    np.testing.assert_allclose(p.clip_scores(), softmax64(np.mean([cls((k + 48) % 5) for k in range(5)], 0)),
+                               atol=1e-12)                     # the branch's logits, nothing else
+
+
+def test_mode_names_aliases_and_the_networks_each_mode_loads():
+    from edge_runtime.engine import Engines, mode_names, networks_for, resolve_mode
+    m = fake_manifest()
+    assert mode_names(m) == ["adaptive", "uniform", "uniform@48", "uniform@32", "smallest"]
+    assert [resolve_mode(m, x) for x in ("adaptive", "uniform", "uniform@64", "uniform@48", "uniform@32",
+                                         "uniform@24", "smallest")] == \
+        [("adaptive", None), ("uniform", 0), ("uniform", 0), ("uniform@48", 1), ("uniform@32", 2),
+         ("smallest", 3), ("smallest", 3)]
+    want = {"adaptive": ["policy", "backbone_64", "backbone_48", "backbone_32"], "uniform": ["backbone_64"],
+            "uniform@64": ["backbone_64"], "uniform@48": ["backbone_48"], "uniform@32": ["backbone_32"],
+            "uniform@24": ["policy"], "smallest": ["policy"]}
+    for mode, nets in want.items():
+        assert networks_for(m, mode) == nets, mode
+        e = Engines(m, backend="fake", mode=mode)
+        assert sorted(e.models) == sorted(nets), mode          # only what the mode runs is loaded
+        assert e.mode == resolve_mode(m, mode)[0]
+    one = fake_manifest(resolutions=(24,))
+    assert mode_names(one) == ["adaptive", "uniform"]
+    assert networks_for(one, "uniform") == ["policy"] and resolve_mode(one, "uniform@24") == ("uniform", 0)
+
+
+@pytest.mark.parametrize("bad", ["uniform@50", "uniform@", "uniform@-48", "Uniform", "fastest", "uniform@48x"])
+def test_a_bad_mode_names_itself_and_lists_this_models_modes(bad):
+    with pytest.raises(ValueError) as ei:
+        AdaptivePipeline(fake_manifest(), backend="fake", mode=bad)
+    msg = str(ei.value)
+    assert repr(bad) in msg
+    assert "['adaptive', 'uniform', 'uniform@48', 'uniform@32', 'smallest']" in msg
+    assert "64, 48, 32, 24" in msg                              # the manifest's resolutions
+
+
+def test_a_mode_needs_the_networks_its_engines_loaded():
+    from edge_runtime.engine import Engines, StepEngine
+    e = Engines(fake_manifest(), backend="fake", mode="uniform@32")
+    assert StepEngine(e).mode == "uniform@32"
+    with pytest.raises(ValueError, match=r"mode 'uniform@48' needs networks \['backbone_48'\]"):
+        StepEngine(e, mode="uniform@48")
+    shared = Engines(fake_manifest(), backend="fake")          # adaptive: every network, any mode runs on it
+    for mode in ("uniform", "uniform@48", "uniform@32", "smallest"):
+        assert StepEngine(shared, mode=mode).mode == mode
+
+
 def test_fixed_lambda_biases_towards_cheap_actions():
     p, _, _ = scripted([0] * 4)
     assert p.step(FRAME).action == 0
