@@ -3,22 +3,40 @@
     python edge_runtime/bench.py --model artifacts/<name> --video FILE_OR_DIR [--backend litert]
         [--precision fp32] [--threads N] [--json PATH] [--sampling stream|clip]
 
-Methods (one shared set of loaded engines):
+Methods (one shared set of loaded engines; the step engine's modes, ``edge_runtime.engine``):
 
-* ``adaptive`` — the AR-Net policy decides per sampled frame (resolution or skip);
-* ``uniform``  — the biggest backbone on every sampled frame (no policy);
-* ``smallest`` — the lowest branch on every frame: the policy network's own low-resolution head.
+* ``adaptive``       — the AR-Net policy decides per sampled frame (resolution or skip);
+* ``uniform``        — the biggest backbone (top branch) on every sampled frame (no policy);
+* ``uniform@<size>`` — the branch of resolution ``size`` on every sampled frame (no policy);
+* ``smallest``       — the lowest branch on every frame: the policy network's own low-resolution head.
+
+By default every mode of the model runs: adaptive and every branch as a uniform method (for a
+model with resolutions 224/168/112/84: ``adaptive, uniform, uniform@168, uniform@112,
+smallest``); ``--methods`` picks some (``uniform@<top>`` is named ``uniform``,
+``uniform@<lowest>`` ``smallest``).
 
 Per method: processed fps (sampled frames per second of model-side time: resize + policy +
 backbone), end-to-end fps (wall clock, decoding included — skipped frames are grabbed, never
-decoded), ms per step p50/p95, GMACs per frame (from the manifest's cost table) and, for a
-``root/<class>/*.mp4`` folder whose class names match the manifest's labels, clip accuracy (the
-clip prediction is the mean of the processed frames' logits over the whole clip, STREAMING.md's
-offline rule). ``speedup`` = adaptive fps ÷ uniform fps; ``wall_time_ratio`` = 1 ÷ speedup;
-``gmacs_ratio`` = adaptive GMACs ÷ uniform GMACs. The run reports measurements only; targets
-for them are checked by whoever sets them (``scripts/check_bench_goals.py`` reads the JSON).
-Methods are interleaved per clip (ABC, CBA, ...) so drifting clocks and thermals
-hit all of them alike. With ``--repeat N`` (N ≥ 2) ``per_pass`` holds the speedup and the
+decoded), ms per step p50/p95, GMACs per frame (from the manifest's cost table), ``resolution``
+(a uniform method's branch; None for adaptive) and, for a ``root/<class>/*.mp4`` folder whose
+class names match the manifest's labels, clip accuracy (the clip prediction is the mean of the
+processed frames' logits over the whole clip, STREAMING.md's offline rule). ``speedup`` =
+adaptive fps ÷ uniform fps (the top branch); ``wall_time_ratio`` = 1 ÷ speedup; ``gmacs_ratio``
+= adaptive GMACs ÷ uniform GMACs.
+
+What a user would run instead of AR-Net is the cheapest branch that is as accurate, so with
+adaptive and at least one uniform method the result also has ``cheapest_as_accurate``: among the
+uniform methods run, those whose clip accuracy is ≥ adaptive's (no margin: as accurate or
+better, on the same clips), the one with the fewest GMACs per frame (ties: the more accurate,
+then by name) — ``{method, resolution, accuracy, gmacs_per_frame, processed_fps,
+end_to_end_fps}`` — with ``speedup_vs_cheapest_as_accurate`` = adaptive fps ÷ its fps and
+``gmacs_ratio_vs_cheapest_as_accurate`` = adaptive GMACs ÷ its GMACs. When none is as accurate
+(the top branch can be less accurate than adaptive too) or no clip is labelled, those are null
+and ``cheapest_as_accurate_reason`` says why (null when one was found).
+
+The run reports measurements only; targets for them are checked by whoever sets them
+(``scripts/check_bench_goals.py`` reads the JSON). Methods are interleaved per clip (ABC, CBA,
+...) so drifting clocks and thermals hit all of them alike. With ``--repeat N`` (N ≥ 2) ``per_pass`` holds the speedup and the
 wall − GMACs ratio of each pass alone: their spread is the machine's noise, measured in the run.
 Per method, ``ms_per_stage_mean`` splits a step into resize, policy and backbone.
 
@@ -50,7 +68,8 @@ from typing import Any, Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 
 PROG = "arnet-bench"
-METHODS = ("adaptive", "uniform", "smallest")
+METHODS = ("adaptive", "uniform", "smallest")   # every model's; it also has uniform@<size> per middle branch
+AS_ACCURATE_MARGIN = 0.0   # a uniform method is "as accurate" at accuracy >= adaptive's - this
 BIG_WINDOW = 1 << 20  # clip-level prediction: every sampled frame of the clip
 
 
@@ -61,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(ap)
     ap.add_argument("--video", required=True, help="a video file, or a folder (root/<class>/*.mp4 gives labels)")
     ap.add_argument("--json", default=None, metavar="PATH", help="write the results here")
-    ap.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
+    ap.add_argument("--methods", default=None,
+                    help=f"comma-separated subset of {','.join(METHODS)},uniform@<size> (default: adaptive "
+                         f"and every branch as a uniform method: adaptive,uniform,uniform@<size> per "
+                         f"intermediate resolution,smallest)")
     ap.add_argument("--sampling", default="stream", choices=("stream", "clip"),
                     help="stream: one frame per seconds_per_step (the live rule, default); "
                          "clip: frames_per_clip frames spread over each video (evaluation rule)")
@@ -237,13 +259,78 @@ def _warm(eng: Any, steps: int, group: list, sampling: str, decode_threads: int 
     eng.reset_telemetry()
 
 
+def parse_methods(text: str | None, man: Any) -> list[str]:
+    """``--methods`` as the model's mode names (canonical: ``uniform@<top>`` is ``uniform``), in
+    the order given, each once; None: every mode of the model (``engine.mode_names``)."""
+    from edge_runtime.cli import UsageError
+    from edge_runtime.engine import mode_names, resolve_mode
+    if text is None:
+        return mode_names(man)
+    out: list[str] = []
+    bad = []
+    for name in (x.strip() for x in text.split(",")):
+        if not name:
+            continue
+        try:
+            c = resolve_mode(man, name)[0]
+        except ValueError:
+            bad.append(name)
+            continue
+        if c not in out:
+            out.append(c)
+    if bad or not out:
+        raise UsageError(f"--methods: unknown {bad}; valid choices for this model: {', '.join(mode_names(man))} "
+                         f"(uniform@<size> for any of its resolutions {', '.join(map(str, man.resolutions))})")
+    return out
+
+
+def cheapest_as_accurate(methods: dict, reference: str = "adaptive",
+                         candidates: Sequence[str] | None = None) -> tuple[str | None, str | None]:
+    """The uniform method a user would pick instead of ``reference``: among ``candidates``
+    (default: every method but the reference) with a clip accuracy ≥ the reference's −
+    ``AS_ACCURATE_MARGIN`` (0: as accurate or better), the one with the fewest GMACs per frame
+    (ties: the more accurate, then by name). ``methods``: {name: {"accuracy", "gmacs_per_frame",
+    ...}} as in the bench JSON. Returns ``(name, None)``, or ``(None, why)`` when there is none."""
+    names = [m for m in (methods if candidates is None else candidates) if m != reference and m in methods]
+    ref = (methods.get(reference) or {}).get("accuracy")
+    if not names:
+        return None, f"no uniform method was run beside {reference}"
+    if ref is None:
+        return None, "clip accuracy unknown: no clip's folder names a manifest label"
+    rated = [m for m in names if methods[m].get("accuracy") is not None and methods[m].get("gmacs_per_frame") is not None]
+    ok = [m for m in rated if methods[m]["accuracy"] >= ref - AS_ACCURATE_MARGIN]
+    if not ok:
+        best = max(rated, key=lambda m: (methods[m]["accuracy"], m), default=None)
+        return None, (f"no uniform method is as accurate as {reference} ({ref:.1%})"
+                      + (f"; the most accurate, {best}, has {methods[best]['accuracy']:.1%}" if best else ""))
+    return min(ok, key=lambda m: (methods[m]["gmacs_per_frame"], -methods[m]["accuracy"], m)), None
+
+
+def compare_cheapest_as_accurate(res: dict) -> dict:
+    """The JSON keys of the comparison with :func:`cheapest_as_accurate` (see the module doc)."""
+    name, why = cheapest_as_accurate(res)
+    a = res["adaptive"]
+    out: dict[str, Any] = {"cheapest_as_accurate": None, "cheapest_as_accurate_reason": why,
+                           "speedup_vs_cheapest_as_accurate": None, "gmacs_ratio_vs_cheapest_as_accurate": None}
+    if name is None:
+        return out
+    c = res[name]
+    out["cheapest_as_accurate"] = {"method": name, "resolution": c.get("resolution"),
+                                   **{k: c.get(k) for k in ("accuracy", "gmacs_per_frame", "processed_fps",
+                                                            "end_to_end_fps")}}
+    if a["processed_fps"] and c["processed_fps"]:
+        out["speedup_vs_cheapest_as_accurate"] = a["processed_fps"] / c["processed_fps"]
+    if a["gmacs_per_frame"] is not None and c["gmacs_per_frame"]:
+        out["gmacs_ratio_vs_cheapest_as_accurate"] = a["gmacs_per_frame"] / c["gmacs_per_frame"]
+    return out
+
+
 def bench(args: argparse.Namespace) -> int:
     from edge_runtime.bench_clips import list_videos
     from edge_runtime.cli import UsageError, make_engines
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise UsageError(f"--methods: unknown {bad}; valid choices: {', '.join(METHODS)}")
+    from edge_runtime.engine import resolve_mode
+    from edge_runtime.manifest import load_manifest
+    methods = parse_methods(args.methods, load_manifest(args.model, verify=False))
     for k in ("max_clips", "max_steps", "repeat", "streams", "resize_workers"):
         v = getattr(args, k)
         if v is not None and v < 1:
@@ -280,12 +367,15 @@ def bench(args: argparse.Namespace) -> int:
         passes.append({m: tuple(x - y for x, y in zip(stats[m].totals(), before[m])) for m in methods})
     uni = man.uniform_cost
     res = {m: stats[m].summary(uni) for m in methods}
+    for m in methods:
+        b = resolve_mode(man, m)[1]
+        res[m]["resolution"] = None if b is None else int(man.resolutions[b])
     out: dict[str, Any] = {
         "model": man.name, "backend": engines.backend_name, "precision": engines.precision,
         "threads": args.threads, "policy_threads": getattr(args, "policy_threads", None),
         "sampling": args.sampling, "decode_threads": dec, "videos": len(videos), "repeat": args.repeat,
         "streams": B,
-        "resize_workers": pipes["adaptive"].resizer.workers if B > 1 else None,
+        "resize_workers": next(iter(pipes.values())).resizer.workers if B > 1 else None,
         "labelled_videos": sum(1 for _, lab in videos if lab is not None),
         "gmacs_unit": "GMACs (multiply-accumulates)", "uniform_gmacs_per_frame_manifest": uni,
         "methods": res,
@@ -303,6 +393,8 @@ def bench(args: argparse.Namespace) -> int:
         out["wall_time_ratio"] = 1.0 / out["speedup"] if out["speedup"] else None
         if len(passes) > 1:
             out["per_pass"] = per_pass(passes)
+    if "adaptive" in res and len(res) > 1:
+        out.update(compare_cheapest_as_accurate(res))
     if not args.quiet:
         print(table(out))
     if args.json:
@@ -329,10 +421,10 @@ def table(out: dict) -> str:
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
-    head = ("method", "fps", "e2e fps", "ms p50", "ms p95", "GMACs/fr", "vs unif", "acc")
+    head = ("method", "res", "fps", "e2e fps", "ms p50", "ms p95", "GMACs/fr", "vs unif", "acc")
     rows = []
     for m, r in out["methods"].items():
-        rows.append((m, f(r["processed_fps"], ".1f"), f(r["end_to_end_fps"], ".1f"), f(r["ms_per_step_p50"], ".2f"),
+        rows.append((m, f(r.get("resolution"), "d"), f(r["processed_fps"], ".1f"), f(r["end_to_end_fps"], ".1f"), f(r["ms_per_step_p50"], ".2f"),
                      f(r["ms_per_step_p95"], ".2f"), f(r["gmacs_per_frame"], ".4f"), f(r["gmacs_vs_uniform"], ".1%"),
                      f(r["accuracy"], ".1%")))
     widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
@@ -353,6 +445,15 @@ def table(out: dict) -> str:
             lines.append(f"per pass ({len(pp['speedup'])}): speedup {min(pp['speedup']):.2f}-"
                          f"{max(pp['speedup']):.2f}x, wall - GMACs {min(pp['wall_minus_gmacs_ratio']):+.3f} to "
                          f"{max(pp['wall_minus_gmacs_ratio']):+.3f}")
+    if "cheapest_as_accurate_reason" in out:
+        c = out.get("cheapest_as_accurate")
+        rule = "cheapest uniform method as accurate as adaptive (clip accuracy >= adaptive's)"
+        if c is None:
+            lines.append(f"{rule}: none ({out['cheapest_as_accurate_reason']})")
+        else:
+            lines.append(f"{rule}: {c['method']}, {f(c['accuracy'], '.1%')} at {f(c['gmacs_per_frame'], '.4f')} "
+                         f"GMACs/frame; adaptive runs {f(out['speedup_vs_cheapest_as_accurate'], '.2f')}x its fps at "
+                         f"{f(out['gmacs_ratio_vs_cheapest_as_accurate'], '.3f')}x its GMACs")
     st = {m: r.get("ms_per_stage_mean") for m, r in out["methods"].items() if r.get("ms_per_stage_mean")}
     if st:
         lines.append("ms per sampled frame by stage: " + "; ".join(
