@@ -40,7 +40,7 @@ echo "$(wc -l < $RUN/live_events.jsonl) events -> $RUN/live_events.jsonl; first 
 head -1 $RUN/live_events.jsonl | cut -c1-240
 tail -1 $RUN/live_events.jsonl | cut -c1-240
 
-stamp "6/6 benchmark: adaptive vs uniform vs smallest (LiteRT int8, all test videos x3)"
+stamp "6/6 benchmark: adaptive vs every branch on every frame (LiteRT int8, all test videos x3)"
 # every test video, 3 interleaved passes: one 12-clip pass (96 steps) was too short to be stable
 $PY edge_runtime/bench.py --model $ART --video "$DATA/videos/test" --backend litert --precision int8 \
     --repeat 3 --json $RUN/bench.json

@@ -15,6 +15,13 @@ def fmt(v, spec=".3f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def versus(ar: dict, other: dict, label: str) -> str:
+    """AR-Net's top-1 and mAP minus another method's, and its GMACs per frame relative to it."""
+    ratio = ar["gmacs_per_frame"] / other["gmacs_per_frame"] if other.get("gmacs_per_frame") else None
+    return (f"AR-Net vs {other.get('label', label)}: {ar['top1'] - other['top1']:+.1f} points top-1, "
+            f"{ar['mAP'] - other['mAP']:+.1f} mAP, at {fmt(ratio, '.2f')}x its GMACs per frame")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", type=Path, required=True)
@@ -27,12 +34,11 @@ def main() -> int:
         print(f"{r.get('label', k):<28}{fmt(r['top1'], '.1f'):>9}{fmt(r['mAP'], '.1f'):>8}"
               f"{fmt(r['gmacs_per_frame'], '.4f'):>13}{fmt(r.get('gmacs_ratio_vs_uniform'), '.2f'):>12}")
     if "arnet" in res and "uniform_branch" in res:
-        ar, un = res["arnet"], res["uniform_branch"]
-        ratio = ar["gmacs_per_frame"] / un["gmacs_per_frame"] if un.get("gmacs_per_frame") else None
+        ar = res["arnet"]
         n = ar.get("num_clips") or 1
-        print(f"AR-Net vs {un.get('label', 'Uniform')}: {ar['top1'] - un['top1']:+.1f} points top-1, "
-              f"{ar['mAP'] - un['mAP']:+.1f} mAP, at {fmt(ratio, '.2f')}x its GMACs per frame "
-              f"({n} test clips: one clip is {100 / n:.1f} points)")
+        print(versus(ar, res["uniform_branch"], "Uniform") + f" ({n} test clips: one clip is {100 / n:.1f} points)")
+    if "arnet" in res and "random_policy" in res:
+        print(versus(res["arnet"], res["random_policy"], "Random policy"))
     if "arnet" in res:
         print("action usage (share of frames):",
               ", ".join(f"{k}={v:.2f}" for k, v in res["arnet"].get("action_hist", {}).items()))
@@ -56,6 +62,14 @@ def main() -> int:
     if bench:
         print(f"\nBenchmark: adaptive vs uniform speedup {fmt(bench.get('speedup'), '.2f')}x "
               f"(GMACs ratio {fmt(bench.get('gmacs_ratio'), '.3f')}); details in {a.run / 'bench.json'}")
+        c = bench.get("cheapest_as_accurate")
+        if c:
+            print(f"  cheapest branch as accurate as adaptive: {c['method']} ({fmt(c.get('accuracy'), '.1%')} "
+                  f"vs adaptive's {fmt(bench['methods']['adaptive'].get('accuracy'), '.1%')}): adaptive "
+                  f"{fmt(bench.get('speedup_vs_cheapest_as_accurate'), '.2f')}x its fps at "
+                  f"{fmt(bench.get('gmacs_ratio_vs_cheapest_as_accurate'), '.3f')}x its GMACs")
+        elif bench.get("cheapest_as_accurate_reason"):
+            print(f"  cheapest branch as accurate as adaptive: none ({bench['cheapest_as_accurate_reason']})")
     print(f"\nFiles: {a.run}/eval/results.md, {a.run}/eval/*.png, {a.artifacts}/report.md, "
           f"{a.artifacts}/manifest.json")
     return 0
