@@ -36,8 +36,9 @@ and ``cheapest_as_accurate_reason`` says why (null when one was found).
 
 The run reports measurements only; targets for them are checked by whoever sets them
 (``scripts/check_bench_goals.py`` reads the JSON). Methods are interleaved per clip (ABC, CBA,
-...) so drifting clocks and thermals hit all of them alike. With ``--repeat N`` (N ≥ 2) ``per_pass`` holds the speedup and the
-wall − GMACs ratio of each pass alone: their spread is the machine's noise, measured in the run.
+...) so drifting clocks and thermals hit all of them alike. With ``--repeat N`` (N ≥ 2)
+``per_pass`` holds the speedup and the wall − GMACs ratio of each pass alone: their spread is
+the machine's noise, measured in the run.
 Per method, ``ms_per_stage_mean`` splits a step into resize, policy and backbone.
 
 One runner for any ``--streams B`` (default 1): the engines load once, each method is the step
@@ -297,7 +298,8 @@ def cheapest_as_accurate(methods: dict, reference: str = "adaptive",
         return None, f"no uniform method was run beside {reference}"
     if ref is None:
         return None, "clip accuracy unknown: no clip's folder names a manifest label"
-    rated = [m for m in names if methods[m].get("accuracy") is not None and methods[m].get("gmacs_per_frame") is not None]
+    rated = [m for m in names
+             if methods[m].get("accuracy") is not None and methods[m].get("gmacs_per_frame") is not None]
     ok = [m for m in rated if methods[m]["accuracy"] >= ref - AS_ACCURATE_MARGIN]
     if not ok:
         best = max(rated, key=lambda m: (methods[m]["accuracy"], m), default=None)
@@ -424,9 +426,9 @@ def table(out: dict) -> str:
     head = ("method", "res", "fps", "e2e fps", "ms p50", "ms p95", "GMACs/fr", "vs unif", "acc")
     rows = []
     for m, r in out["methods"].items():
-        rows.append((m, f(r.get("resolution"), "d"), f(r["processed_fps"], ".1f"), f(r["end_to_end_fps"], ".1f"), f(r["ms_per_step_p50"], ".2f"),
-                     f(r["ms_per_step_p95"], ".2f"), f(r["gmacs_per_frame"], ".4f"), f(r["gmacs_vs_uniform"], ".1%"),
-                     f(r["accuracy"], ".1%")))
+        rows.append((m, f(r.get("resolution"), "d"), f(r["processed_fps"], ".1f"), f(r["end_to_end_fps"], ".1f"),
+                     f(r["ms_per_step_p50"], ".2f"), f(r["ms_per_step_p95"], ".2f"), f(r["gmacs_per_frame"], ".4f"),
+                     f(r["gmacs_vs_uniform"], ".1%"), f(r["accuracy"], ".1%")))
     widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
     lines = [f"{out['model']} · {out['backend']}/{out['precision']} · {out['videos']} video(s), "
              f"{out['sampling']} sampling"

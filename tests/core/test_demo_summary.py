@@ -23,7 +23,8 @@ def test_summary_prints_the_difference_to_uniform(tmp_path):
     assert "AR-Net vs Uniform 128 (same weights): +5.6 points top-1, +0.6 mAP, at 0.70x" in out
     assert "one clip is 2.8 points" in out
     assert "AR-Net vs Random policy: +50.0 points top-1, +37.1 mAP, at 2.38x its GMACs per frame" in out
-    rows = [line.split()[0] for line in out.splitlines() if line.startswith(("AR-Net  ", "Random policy  ", "Uniform 128"))]
+    rows = [line.split()[0] for line in out.splitlines()
+            if line.startswith(("AR-Net  ", "Random policy  ", "Uniform 128"))]
     assert rows == ["AR-Net", "Random", "Uniform"]                # all three in the accuracy table
 
 
