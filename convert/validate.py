@@ -78,6 +78,40 @@ def artifact_parity(manifest, art, spec, samples: list[dict]) -> dict:
     return out
 
 
+SURE_PROB = 0.5   # fp32 top-1 probability at or above which a frame counts as "sure"
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def logit_agreement(got: np.ndarray, ref: np.ndarray, sure_prob: float = SURE_PROB) -> dict:
+    """How closely logits ``got`` (N, K) follow the reference ``ref`` (N, K).
+
+    top1_agree: share of rows with the same argmax; top1_agree_sure: the same on the rows where
+    the reference's softmax top-1 probability is >= ``sure_prob`` (near-flat rows, e.g. frames
+    without class evidence, flip their argmax with any noise and say nothing about the model);
+    rel_err: mean over rows of ||got - ref|| / ||ref||; max_rel_err: max |got - ref| over max
+    |ref|; kl: mean KL(softmax(ref) || softmax(got)) in nats."""
+    got = np.asarray(got, np.float64).reshape(len(ref), -1)
+    ref = np.asarray(ref, np.float64).reshape(len(ref), -1)
+    same = got.argmax(1) == ref.argmax(1)
+    p, q = _softmax(ref), _softmax(got)
+    sure = p.max(1) >= sure_prob
+    kl = np.sum(p * (np.log(np.maximum(p, 1e-300)) - np.log(np.maximum(q, 1e-300))), axis=1)
+    return {
+        "n": int(len(ref)),
+        "top1_agree": float(same.mean()) if len(ref) else None,
+        "top1_agree_sure": float(same[sure].mean()) if sure.any() else None,
+        "sure_share": float(sure.mean()) if len(ref) else None,
+        "rel_err": float(np.mean(np.linalg.norm(got - ref, axis=1) / np.maximum(np.linalg.norm(ref, axis=1), 1e-12))),
+        "max_rel_err": float(np.abs(got - ref).max() / max(float(np.abs(ref).max()), 1e-12)),
+        "kl": float(np.mean(kl)),
+    }
+
+
 def artifact_latency(manifest, art, sample: dict, threads: int, budget_s: float = 0.25,
                      max_runs: int = 50) -> float:
     """Median milliseconds of one run (after 2 warm-up runs) with ``threads`` threads."""
