@@ -34,8 +34,12 @@ Schema 1 (see docs/MANIFEST.md for the prose version)::
                      "signature": "serving_default",
                      "inputs": [{"name": "frame", "role": "frame", "shape": [1, 84, 84, 3],
                                  "dtype": "uint8", "layout": "NHWC"}, ...],
-                     "outputs": [{"name": "Identity", "role": "action_logits", ...}, ...]}],
-      "validation": {...},      # free-form numbers measured at export
+                     "outputs": [{"name": "Identity", "role": "action_logits", ...}, ...],
+                     # optional: this file's checks at export (absent = not validated: usable)
+                     "validation": {"status": "failed",     # passed | failed
+                                    "missed": ["max_rel_logit_err = 0.02 (target <= 0.0001)"]}}],
+      "validation": {...},      # numbers measured at export; free-form, but for
+                                # "pipelines": {"<backend>/<precision>": {"ms_per_frame": .., "passed": bool}}
       "training": {...}         # free-form provenance
     }
 
@@ -69,6 +73,7 @@ LAYOUTS = ("NHWC", "NCHW", "NC", "N")
 DTYPES = ("uint8", "int8", "float32", "float16", "int32", "int64")
 INPUT_ROLES = ("frame", "h", "c")
 OUTPUT_ROLES = ("action_logits", "class_logits", "h", "c")
+VALIDATION_STATUSES = ("passed", "failed")
 
 
 class ManifestError(ValueError):
@@ -136,6 +141,32 @@ class TensorSpec:
 
 
 @dataclass
+class ArtifactValidation:
+    """An artifact's own result at export: ``passed`` or ``failed`` (still written, marked), and
+    the checks it missed as ``"<check> = <value> (target <target>)"`` lines."""
+    status: str                      # passed | failed
+    missed: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    @staticmethod
+    def from_dict(d: Any, where: str) -> "ArtifactValidation":
+        if not isinstance(d, dict):
+            _fail(where, f"expected an object {{'status': 'passed' | 'failed', 'missed': [str, ...]}}, "
+                         f"got {type(d).__name__} {d!r}"[:300])
+        status = _choice(_req(d, "status", where, str), VALIDATION_STATUSES, f"{where}.status")
+        missed = d.get("missed", [])
+        if not isinstance(missed, list) or not all(isinstance(x, str) for x in missed):
+            _fail(f"{where}.missed", f"expected a list of strings, got {missed!r}"[:300])
+        return ArtifactValidation(status, list(missed))
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "missed": list(self.missed)}
+
+
+@dataclass
 class Artifact:
     id: str              # "policy" or "backbone_<size>"
     role: str            # policy | backbone
@@ -150,6 +181,12 @@ class Artifact:
     outputs: list[TensorSpec]
     signature: str | None = None
     extra: dict = field(default_factory=dict)
+    validation: ArtifactValidation | None = None   # None: not validated at export (usable)
+
+    @property
+    def failed(self) -> bool:
+        """Whether this file missed its targets at export (an unvalidated one has not)."""
+        return self.validation is not None and self.validation.failed
 
     @staticmethod
     def from_dict(d: dict, where: str) -> "Artifact":
@@ -175,7 +212,9 @@ class Artifact:
             backend=_choice(_req(d, "backend", where, str), BACKENDS, f"{where}.backend"),
             precision=_choice(_req(d, "precision", where, str), PRECISIONS, f"{where}.precision"),
             file=_req(d, "file", where, str), sha256=sha, bytes=_req(d, "bytes", where, int),
-            inputs=ins, outputs=outs, signature=d.get("signature"), extra=d.get("extra", {}) or {})
+            inputs=ins, outputs=outs, signature=d.get("signature"), extra=d.get("extra", {}) or {},
+            validation=(None if d.get("validation") is None
+                        else ArtifactValidation.from_dict(d["validation"], f"{where}.validation")))
 
     def input(self, role: str) -> TensorSpec:
         return next(t for t in self.inputs if t.role == role)
@@ -261,6 +300,17 @@ class Manifest:
             f"{self._where()}: no artifact {artifact_id!r} for backend={backend!r} "
             f"precision={precision!r}; available (backend, precision): {have}")
 
+    def failed_artifacts(self, backend: str, precision: str) -> list[Artifact]:
+        """The artifacts of (backend, precision) marked ``validation.status == "failed"`` at export."""
+        return [a for a in self.artifacts if a.backend == backend and a.precision == precision and a.failed]
+
+    def pipeline_validation(self, backend: str, precision: str) -> dict:
+        """``validation.pipelines["<backend>/<precision>"]`` (``ms_per_frame``, ``top1``, ``passed``,
+        ...), or {} when the export did not record it."""
+        pipes = self.validation.get("pipelines") if isinstance(self.validation, dict) else None
+        p = pipes.get(f"{backend}/{precision}") if isinstance(pipes, dict) else None
+        return p if isinstance(p, dict) else {}
+
     def artifact_path(self, art: Artifact) -> Path:
         return (self.root or Path(".")) / art.file
 
@@ -298,6 +348,8 @@ class Manifest:
                 ad.pop("signature")
             if not ad.get("extra"):
                 ad.pop("extra", None)
+            if ad.get("validation") is None:
+                ad.pop("validation", None)
             d["artifacts"].append(ad)
         return d
 
@@ -363,6 +415,16 @@ class Manifest:
             _fail(f"{where}.sampling.seconds_per_step", f"must be > 0, got {sps}")
         arts = [Artifact.from_dict(a, f"{where}.artifacts[{i}]")
                 for i, a in enumerate(_req(d, "artifacts", where, list))]
+        validation = d.get("validation", {}) or {}
+        if not isinstance(validation, dict):
+            _fail(f"{where}.validation", f"expected an object, got {type(validation).__name__}")
+        pipes = validation.get("pipelines", {}) or {}
+        if not isinstance(pipes, dict):
+            _fail(f"{where}.validation.pipelines", f"expected an object, got {type(pipes).__name__}")
+        for key, p in pipes.items():
+            if isinstance(p, dict) and p.get("passed") is not None and not isinstance(p["passed"], bool):
+                _fail(f"{where}.validation.pipelines[{key!r}].passed",
+                      f"expected a boolean, got {p['passed']!r}"[:300])
         valid_ids = {"policy"} | {a.backbone for a in actions if a.kind == "resolution"}
         for i, a in enumerate(arts):
             if a.id not in valid_ids:
@@ -371,7 +433,7 @@ class Manifest:
             name=_req(d, "name", where, str), labels=list(labels), resolutions=list(res),
             skip_lengths=list(skips), actions=actions, normalization=norm, policy=pol, costs=costs,
             sampling=samp, artifacts=arts, multi_label=bool(d.get("multi_label", False)),
-            validation=d.get("validation", {}) or {}, training=d.get("training", {}) or {},
+            validation=validation, training=d.get("training", {}) or {},
             schema=schema)
 
     def save(self, folder: str | os.PathLike) -> Path:

@@ -71,6 +71,16 @@ def test_roundtrip_and_queries(tmp_path):
     (lambda d: d["sampling"].update(seconds_per_step=0), "sampling.seconds_per_step", "> 0"),
     (lambda d: d["normalization"].update(resize="bicubic"), "normalization.resize",
      "expected one of ['area', 'pyramid'], got 'bicubic'"),
+    (lambda d: d["artifacts"][1].update(validation={"status": "ok", "missed": []}),
+     "artifacts[1].validation.status", "'ok' is not one of ['passed', 'failed']"),
+    (lambda d: d["artifacts"][1].update(validation={"missed": []}), "artifacts[1].validation.status", "missing"),
+    (lambda d: d["artifacts"][0].update(validation={"status": "failed", "missed": "top1 = 80"}),
+     "artifacts[0].validation.missed", "expected a list of strings"),
+    (lambda d: d["artifacts"][0].update(validation={"status": "failed", "missed": [0.5]}),
+     "artifacts[0].validation.missed", "expected a list of strings"),
+    (lambda d: d["artifacts"][0].update(validation="failed"), "artifacts[0].validation", "expected an object"),
+    (lambda d: d.update(validation={"pipelines": {"litert/fp32": {"passed": "no"}}}),
+     "validation.pipelines['litert/fp32'].passed", "expected a boolean"),
 ])
 def test_errors_name_the_field(tmp_path, mutate, field, msg):
     d = copy.deepcopy(make_manifest_dict(tmp_path))
@@ -115,3 +125,30 @@ def test_atomic_write_leaves_no_temp_on_failure(tmp_path):
         atomic_write_bytes(tmp_path / "x.bin", 12345)  # not bytes
     assert (tmp_path / "x.bin").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_artifact_validation_round_trip_and_queries(tmp_path):
+    d = copy.deepcopy(make_manifest_dict(tmp_path))
+    missed = ["max_rel_logit_err = 0.02 (target <= 0.0001)", "top1_agreement = 0.9 (target >= 1.0)"]
+    d["artifacts"][1]["validation"] = {"status": "failed", "missed": missed}
+    d["artifacts"][0]["validation"] = {"status": "passed", "missed": []}
+    d["validation"] = {"pipelines": {"litert/fp32": {"ms_per_frame": 1.5, "passed": False}}}
+    m = Manifest.from_dict(d)
+    m.save(tmp_path)
+    m2 = load_manifest(tmp_path)
+    assert m2.to_dict() == m.to_dict()
+    assert m2.artifacts[1].validation.missed == missed and m2.artifacts[1].failed
+    assert m2.artifacts[0].validation.status == "passed" and not m2.artifacts[0].failed
+    assert [a.id for a in m2.failed_artifacts("litert", "fp32")] == ["backbone_64"]
+    assert m2.failed_artifacts("litert", "int8") == []
+    assert m2.pipeline_validation("litert", "fp32") == {"ms_per_frame": 1.5, "passed": False}
+    assert m2.pipeline_validation("onnxruntime", "fp32") == {}
+
+
+def test_artifact_validation_is_optional(tmp_path):
+    d = make_manifest_dict(tmp_path)          # an older manifest: no per-artifact validation
+    m = Manifest.from_dict(d)
+    assert all(a.validation is None and not a.failed for a in m.artifacts)
+    assert all("validation" not in a for a in m.to_dict()["artifacts"])  # not written back as null
+    d["artifacts"][0]["validation"] = {"status": "passed"}               # "missed" may be left out
+    assert Manifest.from_dict(d).artifacts[0].validation.missed == []
