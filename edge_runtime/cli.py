@@ -47,7 +47,13 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--backend", default="litert",
                     help=f"inference engine: {', '.join(n for n in ALL_BACKEND_NAMES if n != 'fake')} "
                          f"(fake = numpy stand-in for testing, no artifacts); default litert")
-    ap.add_argument("--precision", default="fp32", help="fp32 | fp16 | int8 (what the model folder has)")
+    ap.add_argument("--precision", default="auto",
+                    help="auto | fp32 | fp16 | int8 (what the model folder has); auto (default): the fastest "
+                         "that passed validation at export, for this backend and engine (one line at start "
+                         "says which and why)")
+    ap.add_argument("--allow-failed", action="store_true",
+                    help="run artifacts that failed validation at export (refused otherwise; a warning "
+                         "says what they missed); with --precision auto they rank after those that passed")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
     ap.add_argument("--policy-threads", type=int, default=None,
                     help="CPU threads for the policy network alone (default: --threads)")
@@ -80,25 +86,28 @@ def parse_kv(items: Sequence[str], what: str) -> dict:
 
 
 def make_engines(args: argparse.Namespace, mode: str = "adaptive", seed: int = 0):
-    """Load the manifest, check backend/precision, load the networks once (sha256 checked)."""
+    """Load the manifest, check backend/precision, load the networks once (sha256 checked).
+    ``--precision auto`` is resolved here (one line on stderr says which and why) and
+    ``args.precision`` set to the precision chosen, for what the caller writes."""
     from edge_runtime.backends import ALL_BACKEND_NAMES, BACKEND_NAMES, installed_backends
     from edge_runtime.engine import Engines
     from edge_runtime.manifest import PRECISIONS, ManifestError, load_manifest
+    from edge_runtime.precision import AUTO
 
     m = load_manifest(args.model, verify=False)
     if args.backend not in ALL_BACKEND_NAMES:
         raise UsageError(f"unknown backend {args.backend!r}; valid choices: {', '.join(BACKEND_NAMES)} "
                          f"(installed here: {', '.join(installed_backends()) or 'none'}; this model has "
                          f"artifacts for: {', '.join(m.backends()) or 'none'})")
-    if args.precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {args.precision!r}; valid choices: {', '.join(PRECISIONS)}"
+    if args.precision not in PRECISIONS + (AUTO,):
+        raise UsageError(f"unknown precision {args.precision!r}; valid choices: {', '.join(PRECISIONS + (AUTO,))}"
                          + (f" (this model has {', '.join(m.precisions(args.backend))} for {args.backend})"
                             if args.backend in m.backends() else ""))
     if args.backend != "fake":
         if args.backend not in m.backends():
             raise ManifestError(f"{m.root}: this model has no artifacts for backend {args.backend!r}; "
                                 f"it has: {', '.join(m.backends()) or 'none'}")
-        if args.precision not in m.precisions(args.backend):
+        if args.precision != AUTO and args.precision not in m.precisions(args.backend):
             raise ManifestError(f"{m.root}: no {args.precision} artifacts for backend {args.backend!r}; "
                                 f"available precisions: {', '.join(m.precisions(args.backend))}")
     for flag in ("threads", "policy_threads"):
@@ -109,7 +118,11 @@ def make_engines(args: argparse.Namespace, mode: str = "adaptive", seed: int = 0
     engines = Engines(m, backend=args.backend, precision=args.precision, mode=mode, threads=args.threads,
                       policy_threads=getattr(args, "policy_threads", None), delegate=args.delegate,
                       delegate_options=parse_kv(args.delegate_opt, "--delegate-opt"), providers=providers,
-                      device=args.device, verify=not args.no_verify, seed=seed)
+                      device=args.device, verify=not args.no_verify, seed=seed,
+                      allow_failed=getattr(args, "allow_failed", False))
+    if engines.precision_choice is not None and args.backend != "fake":
+        print(f"[arnet-edge] {engines.precision_choice.line()}", file=sys.stderr)
+    args.precision = engines.precision
     for w in engines.engine_warnings():
         print(f"[arnet-edge] warning: {w}", file=sys.stderr)
     return engines

@@ -171,26 +171,37 @@ class Engines:
     backend, precision: which artifacts to run (``fake`` = deterministic numpy stand-in, no files).
     threads: CPU threads of every engine; policy_threads: of the policy's engine alone.
     backends: ``{artifact id: loaded backend}`` to inject engines (tests); skips loading files.
-    verify: check the sha256 of every artifact loaded."""
+    verify: check the sha256 of every artifact loaded.
+    precision ``"auto"``: :func:`edge_runtime.precision.choose_precision` picks it (``precision`` is
+        then the one chosen, ``precision_choice`` says why).
+    allow_failed: load artifacts marked failed at export (refused otherwise), with one warning in
+        :meth:`engine_warnings`."""
 
     def __init__(self, manifest: Manifest | str | Path, backend: str = "litert", precision: str = "fp32",
                  *, mode: str = "adaptive", threads: int | None = None, policy_threads: int | None = None,
                  delegate: str | None = None, delegate_options: dict | None = None,
                  providers: Sequence[str] | None = None, device: str | None = None,
                  backends: dict | None = None, verify: bool = True, seed: int = 0,
-                 cuda_graphs: bool = True) -> None:
+                 cuda_graphs: bool = True, allow_failed: bool = False) -> None:
         from edge_runtime.backends import BackendOptions, check_backend_name
         from edge_runtime.manifest import PRECISIONS
+        from edge_runtime.precision import AUTO, check_failed, choose_precision
 
         m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest, verify=False)
         self.manifest = m
         self.mode, self.branch = resolve_mode(m, mode)
         self.backend_name = check_backend_name(backend) if backends is None else backend
-        if precision not in PRECISIONS:
-            raise ManifestError(f"unknown precision {precision!r}; valid choices: {', '.join(PRECISIONS)}"
+        if precision not in PRECISIONS + (AUTO,):
+            raise ManifestError(f"unknown precision {precision!r}; valid choices: {', '.join(PRECISIONS + (AUTO,))}"
                                 + (f" (this model has {', '.join(m.precisions(backend)) or 'none'} "
                                    f"for backend {backend!r})" if backend in m.backends() else ""))
+        self.precision_choice = None
+        if precision == AUTO:
+            self.precision_choice = choose_precision(m, self.backend_name, allow_failed=allow_failed)
+            precision = self.precision_choice.precision
         self.precision = precision
+        self.allow_failed = allow_failed
+        self._warnings: list[str] = []
         self.L = m.num_resolutions
         self.labels = list(m.labels)
         self.names = action_names(m)
@@ -215,8 +226,11 @@ class Engines:
         else:
             from edge_runtime.backends import create_backend
             paths = {}
+            arts = {i: m.find(i, backend, precision) for i in need}
+            note = check_failed(m, backend, precision, list(arts.values()), allow_failed)
+            self._warnings += [note] if note else []
             for i in need:  # every file checked before any engine loads one
-                art = m.find(i, backend, precision)
+                art = arts[i]
                 paths[i] = m.verify(art) if verify else m.artifact_path(art)
                 self.artifacts[i] = art
             for i in need:
@@ -254,7 +268,7 @@ class Engines:
             w = getattr(mod, "warning", None)
             if w:
                 by.setdefault(w, []).append(i)
-        return [f"{', '.join(ids)}: {w}" for w, ids in by.items()]
+        return list(self._warnings) + [f"{', '.join(ids)}: {w}" for w, ids in by.items()]
 
     def describe(self) -> dict:
         """Per network: engine, threads, delegates, providers, device, CUDA graph, warning."""

@@ -34,7 +34,10 @@ class AdaptivePipeline(StepEngine):
     """AR-Net streaming inference on one model folder, one stream.
 
     manifest: a model folder / manifest.json path, or a loaded :class:`Manifest`.
-    backend, precision: which artifacts to run (``fake`` = deterministic numpy stand-in, no files).
+    backend, precision: which artifacts to run (``fake`` = deterministic numpy stand-in, no files);
+        precision ``"auto"`` picks the fastest that passed validation (:mod:`edge_runtime.precision`).
+    allow_failed: load artifacts marked failed at export (refused otherwise), with a warning
+        (``engine_warnings()``).
     threads: CPU threads of every engine; policy_threads: of the policy's engine alone (default
         ``threads``).
     window: sliding window in sampled frames (default ``sampling.frames_per_clip``).
@@ -58,12 +61,13 @@ class AdaptivePipeline(StepEngine):
                  target_fps: float | None = None, target_mw: float | None = None, budget: Any = None,
                  power: Any = None, backends: dict | None = None, verify: bool = True,
                  record_outputs: bool = False, seed: int = 0, cuda_graphs: bool = True,
-                 engines: Engines | None = None) -> None:
+                 engines: Engines | None = None, allow_failed: bool = False) -> None:
         if engines is None:
             engines = Engines(manifest, backend, precision, mode=mode, threads=threads,
                               policy_threads=policy_threads, delegate=delegate,
                               delegate_options=delegate_options, providers=providers, device=device,
-                              backends=backends, verify=verify, seed=seed, cuda_graphs=cuda_graphs)
+                              backends=backends, verify=verify, seed=seed, cuda_graphs=cuda_graphs,
+                              allow_failed=allow_failed)
         super().__init__(engines, 1, mode=mode, window=window, top_k=top_k, margin=margin, hold=hold,
                          target_fps=target_fps, target_mw=target_mw, budget=budget, power=power,
                          record_outputs=record_outputs, resize_workers=1)

@@ -17,7 +17,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("model", nargs="?", help="model folder with manifest.json")
 ap.add_argument("source", nargs="?", default="synthetic://bars?frames=300")
 ap.add_argument("--backend", default="litert")
-ap.add_argument("--precision", default="fp32")
+ap.add_argument("--precision", default="auto")  # the fastest that passed validation
 ap.add_argument("--fake", action="store_true", help="run the fake backend on a fake manifest")
 args = ap.parse_args()
 
