@@ -18,7 +18,7 @@ and compared with a 1e-9 tolerance; kinds, actions, top-k indices and labels mus
 
     python -m edge_runtime.golden --model DIR --video CLIP [--video CLIP2 ...] \\
         --out android_demo/core/src/test/resources/golden/NAME.json [--backend litert] \\
-        [--precision fp32] [--window W] [--lambda L] [--clip]
+        [--precision auto|fp32|fp16|int8] [--window W] [--lambda L] [--clip]
 
 :func:`replay` runs :class:`~edge_runtime.pipeline.StreamingController` on a trace's recorded
 outputs and returns every mismatch with its expectations (``tests/edge/test_golden.py`` runs it

@@ -1,7 +1,7 @@
 """Live AR-Net recognition on a camera, stream or video file.
 
     python edge_runtime/live.py --model artifacts/<name> [--source URI ...] [--backend litert]
-        [--precision fp32|fp16|int8] [--threads N] [--delegate xnnpack|none|/path/lib.so]
+        [--precision auto|fp32|fp16|int8] [--allow-failed] [--threads N] [--delegate xnnpack|none|/path/lib.so]
         [--providers cpu,cuda,tensorrt] [--headless] [--record out.mp4] [--top-k 3]
         [--window N] [--target-fps F | --target-mw P] [--max-steps N] [--json-out FILE]
         [--serve [HOST:]PORT [--serve-token T] [--serve-max-viewers N]]
@@ -17,6 +17,9 @@ while the run goes on (``"running": true``), for a dashboard, or so a power cut 
 stream, label, top-k, policy strip and stats, with target fps / mW, clear and pause controls; on
 127.0.0.1 unless a host is given, which then needs a token (``--serve-token``, or one generated
 and printed at start).
+``--precision auto`` (the default) runs the fastest precision that passed validation at export and
+says which on stderr (``edge_runtime.precision``); artifacts marked failed are refused unless
+``--allow-failed``.
 Bad inputs (manifest, artifacts, backend, precision, source) print one message on stderr and exit
 with status 2.
 
