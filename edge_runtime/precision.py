@@ -73,9 +73,10 @@ def precision_failures(manifest: Manifest, backend: str, precision: str,
     line when ``validation.pipelines[...].passed`` is false. [] = usable."""
     arts = manifest.failed_artifacts(backend, precision) if artifacts is None else \
         [a for a in artifacts if a.failed]
-    out = [f"{a.file} ({a.id}, {backend}/{precision}) missed "
-           + ("; ".join(a.validation.missed) if a.validation.missed else "its targets")
-           for a in arts]
+    by_missed: dict[str, list[str]] = {}   # files that missed the same checks: one line
+    for a in arts:
+        by_missed.setdefault("; ".join(a.validation.missed) or "its targets", []).append(a.file)
+    out = [f"{', '.join(files)} ({backend}/{precision}) missed {missed}" for missed, files in by_missed.items()]
     if manifest.pipeline_validation(backend, precision).get("passed") is False:
         out.append(f"the {backend}/{precision} pipeline missed its targets")
     return out
@@ -155,6 +156,7 @@ def choose_precision(manifest: Manifest, backend: str, *, engine: str | None = N
         why.append("no export timing for every precision: int8 > fp16 > fp32")
     if slow:
         why.append(f"int8 ranked last: {engine} runs int8 without XNNPACK")
-    if failed and not allow_failed:
-        why.append(f"{', '.join(failed)} failed validation")
+    if failed and best not in failed:
+        why.append(f"{', '.join(failed)} failed validation"
+                   + (" (ranked after those that passed)" if allow_failed else ""))
     return PrecisionChoice(best, "; ".join(why), tuple(ranked), left_out)

@@ -100,6 +100,7 @@ def test_auto_skips_failed_precisions(tmp_path):
     # --allow-failed: the failed ones come back, after those that passed
     c = choose_precision(m, "litert", engine="ai_edge_litert", allow_failed=True)
     assert c.ranked == ("fp32", "int8", "fp16") and c.precision == "fp32"
+    assert "fp16, int8 failed validation (ranked after those that passed)" in c.reason
 
 
 def test_auto_ranks_int8_last_on_the_legacy_engine(tmp_path, monkeypatch):
@@ -124,6 +125,10 @@ def test_auto_with_no_candidate_left_is_a_clear_error(tmp_path):
     for needle in ("no litert precision passed validation", "fp32: policy_fp32.tflite", MISSED,
                    "int8: the litert/int8 pipeline missed its targets", "--allow-failed"):
         assert needle in msg, (needle, msg)
+    # files that missed the same checks are named in one line
+    assert precision_failures(m, "litert", "fp16") == [
+        f"policy_fp16.tflite, backbone_64_fp16.tflite, backbone_48_fp16.tflite, backbone_32_fp16.tflite "
+        f"(litert/fp16) missed {MISSED}"]
     c = choose_precision(m, "litert", engine="ai_edge_litert", allow_failed=True)
     assert c.precision == "int8" and "failed validation, run because of --allow-failed" in c.reason
 
