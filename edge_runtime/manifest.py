@@ -183,6 +183,10 @@ class Artifact:
     extra: dict = field(default_factory=dict)
     validation: ArtifactValidation | None = None   # None: not validated at export (usable)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.validation, dict):   # the exporter may give the JSON form
+            self.validation = ArtifactValidation.from_dict(self.validation, f"artifact {self.id!r}.validation")
+
     @property
     def failed(self) -> bool:
         """Whether this file missed its targets at export (an unvalidated one has not)."""

@@ -143,6 +143,14 @@ def test_artifact_validation_round_trip_and_queries(tmp_path):
     assert m2.failed_artifacts("litert", "int8") == []
     assert m2.pipeline_validation("litert", "fp32") == {"ms_per_frame": 1.5, "passed": False}
     assert m2.pipeline_validation("onnxruntime", "fp32") == {}
+    # the exporter may set the JSON form on an Artifact: it is checked and kept as the dataclass
+    a = m2.artifacts[0]
+    a.validation = None
+    assert not a.failed
+    b = type(a)(**{**a.__dict__, "validation": {"status": "failed", "missed": missed}})
+    assert b.failed and b.validation.missed == missed
+    with pytest.raises(ManifestError, match="validation.status"):
+        type(a)(**{**a.__dict__, "validation": {"status": "bad"}})
 
 
 def test_artifact_validation_is_optional(tmp_path):
