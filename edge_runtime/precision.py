@@ -14,7 +14,10 @@ step    rule
 3       ``litert`` on the legacy ``tflite_runtime`` interpreter (2.13 / 2.14, JetPack): int8 is
         ranked last: those versions run int8 graphs without XNNPACK, 27-82x slower (measured,
         docs/RESULTS.md §2b)
-4       then by ``validation.pipelines["<backend>/<precision>"].ms_per_frame`` ascending when the
+4       a precision with no validation status at all (older manifests) is ranked after those
+        that passed, and among themselves fp32 > fp16 > int8: without a check, the precision
+        that needs none
+5       then by ``validation.pipelines["<backend>/<precision>"].ms_per_frame`` ascending when the
         export measured it for every candidate, else by the preference int8 > fp16 > fp32
 ======  ==========================================================================================
 
@@ -53,15 +56,18 @@ def int8_is_slow(backend: str, engine: str | None) -> bool:
 
 
 def rank_precisions(candidates: Sequence[str], ms: Mapping[str, float] | None = None, *,
-                    failed: Sequence[str] = (), int8_slow: bool = False) -> list[str]:
-    """Rules 2-4 on ``candidates``: not failed first, then (int8 last where ``int8_slow``),
-    then ``ms`` per frame ascending when it has every candidate, else int8 > fp16 > fp32."""
+                    failed: Sequence[str] = (), int8_slow: bool = False,
+                    unvalidated: Sequence[str] = ()) -> list[str]:
+    """Rules 2-5 on ``candidates``: not failed first, then validated before ``unvalidated``
+    (those fp32 > fp16 > int8), then (int8 last where ``int8_slow``), then ``ms`` per frame
+    ascending when it has every candidate, else int8 > fp16 > fp32."""
     preference = ("int8", "fp16", "fp32")
     use_ms = bool(ms) and all(isinstance(ms.get(p), (int, float)) for p in candidates)
 
     def key(p: str) -> tuple:
         third = float(ms[p]) if use_ms else (preference.index(p) if p in preference else len(preference))
-        return (p in failed, int8_slow and p == "int8", third)
+        unchecked = -preference.index(p) if (p in unvalidated and p in preference) else 0
+        return (p in failed, p in unvalidated, unchecked, int8_slow and p == "int8", third)
 
     return sorted(candidates, key=key)
 
@@ -135,7 +141,10 @@ def choose_precision(manifest: Manifest, backend: str, *, engine: str | None = N
         engine = installed_engine(backend)
     slow = int8_is_slow(backend, engine) and "int8" in candidates and len(candidates) > 1
     ms = {p: manifest.pipeline_validation(backend, p).get("ms_per_frame") for p in candidates}
-    ranked = rank_precisions(candidates, ms, failed=failed, int8_slow=slow)
+    unvalidated = [p for p in candidates if manifest.pipeline_validation(backend, p).get("passed") is None
+                   and not any(a.validation is not None for a in manifest.artifacts
+                               if a.backend == backend and a.precision == p)]
+    ranked = rank_precisions(candidates, ms, failed=failed, int8_slow=slow, unvalidated=unvalidated)
     best = ranked[0]
 
     arts = [a for a in manifest.artifacts if a.backend == backend and a.precision == best]
@@ -146,7 +155,7 @@ def choose_precision(manifest: Manifest, backend: str, *, engine: str | None = N
     elif any(a.validation is not None for a in arts):
         why = ["partly validated"]
     else:
-        why = ["no validation status in the manifest"]
+        why = ["no validation status in the manifest: the safest precision"]
     if len(candidates) == 1:
         why.append(f"the only {backend} precision" + (" left" if len(have) > 1 else ""))
     elif all(isinstance(ms[p], (int, float)) for p in candidates):

@@ -68,6 +68,10 @@ def test_rank_rule():
     # failed ones after every one that passed, the slow int8 included
     assert rank_precisions(["fp32", "fp16", "int8"], ms, failed=["fp16"], int8_slow=True) == \
         ["fp32", "int8", "fp16"]
+    # never validated (older manifests): after the validated ones, and the safest first
+    assert rank_precisions(["fp32", "fp16", "int8"], ms, unvalidated=["fp32", "int8"]) == ["fp16", "fp32", "int8"]
+    assert rank_precisions(["fp32", "fp16", "int8"], unvalidated=["fp32", "fp16", "int8"]) == \
+        ["fp32", "fp16", "int8"]
 
 
 def test_auto_chooses_by_the_measured_ms(tmp_path):
@@ -84,12 +88,18 @@ def test_auto_chooses_by_the_measured_ms(tmp_path):
 def test_auto_without_timings_or_validation_uses_the_preference(tmp_path):
     m = load_manifest(three_precisions(tmp_path))                # an older manifest: nothing marked
     c = choose_precision(m, "litert", engine="ai_edge_litert")
-    assert c.precision == "int8" and "int8 > fp16 > fp32" in c.reason and "no validation status" in c.reason
+    assert c.precision == "fp32" and c.ranked == ("fp32", "fp16", "int8")
+    assert "no validation status in the manifest: the safest precision" in c.reason
+    # validated without timings: the preference int8 > fp16 > fp32
+    m = mark(tmp_path, passed=[("fp32", None), ("fp16", None), ("int8", None)])
+    c = choose_precision(m, "litert", engine="ai_edge_litert")
+    assert c.precision == "int8" and "int8 > fp16 > fp32" in c.reason and c.reason.startswith("validated")
 
 
 def test_auto_skips_failed_precisions(tmp_path):
     d = three_precisions(tmp_path)
-    m = mark(d, failed=[("int8", "backbone_64")], ms={"fp32": 1.72, "fp16": 1.1, "int8": 0.58})
+    m = mark(d, failed=[("int8", "backbone_64")], passed=[("fp32", None), ("fp16", None)],
+             ms={"fp32": 1.72, "fp16": 1.1, "int8": 0.58})
     c = choose_precision(m, "litert", engine="ai_edge_litert")
     assert c.precision == "fp16" and c.ranked == ("fp16", "fp32")
     assert "int8 failed validation" in c.reason and MISSED in c.left_out["int8"]
@@ -104,7 +114,8 @@ def test_auto_skips_failed_precisions(tmp_path):
 
 
 def test_auto_ranks_int8_last_on_the_legacy_engine(tmp_path, monkeypatch):
-    m = mark(three_precisions(tmp_path), ms={"fp32": 1.72, "fp16": 1.9, "int8": 0.58})
+    m = mark(three_precisions(tmp_path), passed=[("fp32", None), ("fp16", None), ("int8", None)],
+             ms={"fp32": 1.72, "fp16": 1.9, "int8": 0.58})
     monkeypatch.setattr(precision, "installed_engine", lambda backend: "tflite_runtime")
     c = choose_precision(m, "litert")
     assert c.ranked == ("fp32", "fp16", "int8")
@@ -177,7 +188,8 @@ def test_refusal_and_allow_failed_on_real_artifacts(engine_models, tmp_path, cap
 def test_cli_auto_prints_its_choice_and_records_the_precision(engine_models, tmp_path, capsys, monkeypatch):
     d = tmp_path / "m"
     shutil.copytree(engine_models, d)
-    mark(d, failed=[("int8", None)], ms={"fp32": 1.72, "fp16": 1.1, "int8": 0.58})
+    mark(d, failed=[("int8", None)], passed=[("fp32", None), ("fp16", None)],
+         ms={"fp32": 1.72, "fp16": 1.1, "int8": 0.58})
     src = ["--source", "synthetic://bars?size=96x72&frames=40", "--headless", "--max-steps", "6",
            "--no-power", "--threads", "1"]
     rc = live.main(["--model", str(d), *src])                  # --precision auto is the default
