@@ -43,6 +43,34 @@ BINS = 2048
 TAIL_MASSES = (0.0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 
 
+WEIGHT_ROUNDINGS = ("gptq", "nearest")
+
+
+@dataclass
+class Int8Options:
+    """How the int8 formats are made (``export_all --calib-method/--weight-rounding``).
+
+    Defaults chosen by measurement (docs/RESULTS.md, int8 section; ``scripts/int8_study.py``)."""
+    calib_method: str = "mse"          # activation ranges: one of METHODS
+    weight_rounding: str = "gptq"      # gptq: error-compensating rounding + bias correction; nearest
+    stats_frames: int = 128            # calibration frames whose layer inputs GPTQ uses
+    float_layers: int = 0              # leading conv layers (and the input chain) kept in float
+
+    def __post_init__(self):
+        check_method(self.calib_method)
+        if self.weight_rounding not in WEIGHT_ROUNDINGS:
+            raise CalibrationError(f"unknown weight rounding {self.weight_rounding!r}; valid choices: "
+                                   f"{', '.join(WEIGHT_ROUNDINGS)}")
+        if self.float_layers < 0:
+            raise CalibrationError(f"float_layers must be >= 0, got {self.float_layers}")
+        if self.stats_frames < 1:
+            raise CalibrationError(f"stats_frames must be >= 1, got {self.stats_frames}")
+
+    def describe(self) -> dict:
+        return {"calib_method": self.calib_method, "weight_rounding": self.weight_rounding,
+                "stats_frames": self.stats_frames, "float_layers": self.float_layers}
+
+
 class CalibrationError(ValueError):
     """A calibration method or setting that does not exist, or samples that cannot calibrate."""
 
@@ -252,3 +280,57 @@ def choose_ranges(hists: dict[int, Histogram], method: str) -> dict[int, tuple[f
             continue
         out[i] = tensor_range(h, method)
     return out
+
+
+def input_chain_ranges(calibrated: bytes, frame_key: str = "frame") -> dict[int, tuple[float, float]]:
+    """Exact ranges for the elementwise ops between the uint8 frame and the first layer (the
+    cast to float and the folded mean/std): the union of what an all-0 and an all-255 frame give
+    and what calibration saw. With them the int8 input is the pixel itself (no clipping of
+    pixels brighter or darker than the calibration frames, no rounding of the normalisation)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from convert.weight_rounding import LAYER_OPS
+    ranges = calibrated_ranges(calibrated)
+    it = Interpreter(model_content=calibrated, num_threads=1, experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    runner = it.get_signature_runner(next(iter(it.get_signature_list())))
+    ins = runner.get_input_details()
+    if frame_key not in ins:
+        return {}
+    chain = []
+    for op in it._get_ops_details():
+        if op["op_name"] in LAYER_OPS:
+            break
+        if op["op_name"] in ("CAST", "MUL", "ADD", "SUB", "DIV"):
+            chain += [int(o) for o in op["outputs"] if int(o) in ranges]
+    out = {i: list(ranges[i]) for i in chain}
+    for px in (0, 255):
+        feed = {k: (np.full(d["shape"], px, d["dtype"]) if k == frame_key else np.zeros(d["shape"], d["dtype"]))
+                for k, d in ins.items()}
+        runner(**feed)
+        for i in chain:
+            v = it.get_tensor(i)
+            out[i] = [min(out[i][0], float(v.min())), max(out[i][1], float(v.max()))]
+    return {i: (lo, hi) for i, (lo, hi) in out.items()}
+
+
+def leading_float_nodes(calibrated: bytes, layers: int) -> list[str]:
+    """Output tensor names of every op up to and including the ``layers``-th conv / fully
+    connected layer (the frame's input chain with them): what ``quantize(float_nodes=...)``
+    keeps in float. The first layers run at the highest resolution on raw pixels; their
+    rounding errors travel through the whole network."""
+    if layers <= 0:
+        return []
+    from convert.weight_rounding import LAYER_OPS, _layers, _model, _name, _opname
+    m = _model(calibrated)
+    sg = m.subgraphs[0]
+    names, seen = [], 0
+    for op in sg.operators:
+        kind = _opname(m, op)
+        names += [_name(sg.tensors[i]) for i in op.outputs]
+        if kind in LAYER_OPS:
+            seen += 1
+            if seen >= layers:
+                break
+    del _layers
+    return names

@@ -240,11 +240,16 @@ def load_export_data(calib: str | os.PathLike | None, *, labels: list[str], fram
             notes.append("only one clip: validation reuses the calibration clip")
         return ExportData(cal, val, str(root), True, notes)
     split_cal = next((root / d for d in ("train",) if (root / d).is_dir()), None)
-    split_val = next((root / d for d in ("val", "valid", "test") if (root / d).is_dir()), None)
-    if split_cal is not None and split_val is not None:
+    split_vals = [root / d for d in ("val", "valid", "test") if (root / d).is_dir()]
+    if split_cal is not None and split_vals:
         cal_items = _class_layout(split_cal, labels) or _any_layout(split_cal)
-        val_items = _class_layout(split_val, labels) or _any_layout(split_val)
-        notes.append(f"calibration from {split_cal.name}/, validation from {split_val.name}/")
+        val_items, used = [], []
+        for sv in split_vals:       # val first; test too while there are fewer than val_clips
+            if len(val_items) >= val_clips:
+                break
+            val_items += _class_layout(sv, labels) or _any_layout(sv)
+            used.append(sv.name + "/")
+        notes.append(f"calibration from {split_cal.name}/, validation from {' + '.join(used)}")
     else:
         items = _class_layout(root, labels) or _any_layout(root)
         rng = np.random.default_rng(seed)
@@ -324,6 +329,12 @@ def load_from_data_section(data_d: dict, *, labels: list[str], frames_per_clip: 
     if val_ds is not None:
         cal = clips_of(cal_ds, calib_clips, seed)
         val = clips_of(val_ds, val_clips, seed + 1)
+        if len(val) < val_clips and "test" in d:    # held out too: fill up to val_clips
+            try:
+                val += clips_of(ds_for("test"), val_clips - len(val), seed + 2)
+                notes[0] += " and its test split"
+            except Exception as e:
+                notes.append(f"test split not used ({type(e).__name__}: {e})")
     else:
         val = clips_of(cal_ds, val_clips, seed + 1)
         held = {c.source for c in val}

@@ -15,7 +15,8 @@ from convert.validate import check_artifact
 
 
 def export_format(fname: str, ctx: Any, specs: list, out: Path, manifest: Any, validation: dict,
-                  val_samples: dict, *, calib_ok: bool, latency: bool, log: Callable[[str], None]) -> bool:
+                  val_samples: dict, *, calib_ok: bool, latency: bool, log: Callable[[str], None],
+                  val_refs: dict | None = None, calib_problem: str | None = None) -> bool:
     """Export every module of ``specs`` in format ``fname`` into ``out``; its record goes to
     ``validation["formats"][fname]`` (and one per artifact to ``validation["artifacts"]``).
     True when the format succeeded; on failure nothing of it is left in ``out`` or the manifest."""
@@ -33,13 +34,16 @@ def export_format(fname: str, ctx: Any, specs: list, out: Path, manifest: Any, v
             raise ExportError(
                 f"{fname} needs real calibration frames: pass --calib DATA (training videos) "
                 f"or --allow-synthetic-calib to calibrate on generated frames")
+        if ex.needs_calibration and calib_problem:
+            raise ExportError(f"{fname}: {calib_problem}")
         for spec in specs:
             art, export_s = export_artifact(ex, ctx, spec, out, placed)
             manifest.artifacts.append(art)
             arts.append(art)
             validation["artifacts"][f"{fname}/{spec.id}"] = check_artifact(
                 manifest, art, spec, val_samples[spec.id], export_s=export_s, fname=fname,
-                latency_threads=sorted({1, validation["threads_all"]}) if latency else None, log=log)
+                latency_threads=sorted({1, validation["threads_all"]}) if latency else None, log=log,
+                refs=(val_refs or {}).get(spec.id))
         frec["export_s"] = round(time.perf_counter() - tf0, 2)
         frec["bytes"] = sum(a.bytes for a in arts)
         frec["files"] = [a.file for a in arts]

@@ -43,6 +43,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from convert.tiny import TINY_LABELS, TINY_SAMPLING  # noqa: E402
 
 
+DEFAULT_CALIB_CLIPS = 64       # x 8 frames = 512 calibration frames per network
+DEFAULT_VAL_CLIPS = 128        # >= 100 held-out clips: one clip is < 1 point of top-1
+MIN_CALIB_FRAMES = 128         # fewer real frames per network: int8 formats are refused
+
+
 class UsageError(Exception):
     """Bad arguments or missing inputs: exit code 2 with the message."""
 
@@ -122,9 +127,20 @@ def parse_args(argv):
                    "root/<class>/*.mp4, folder of videos/frame folders, or .npz of clips)")
     p.add_argument("--allow-synthetic-calib", action="store_true",
                    help="calibrate int8 on generated frames when no --calib is given (not for release)")
-    p.add_argument("--calib-clips", type=int, default=None, help="clips used for calibration (default 16; tiny 8)")
-    p.add_argument("--val-clips", type=int, default=None, help="held-out clips for validation (default 16; tiny 8)")
-    p.add_argument("--calib-samples", type=int, default=256, help="max calibration samples per module")
+    p.add_argument("--calib-clips", type=int, default=None,
+                   help=f"clips used for calibration (default {DEFAULT_CALIB_CLIPS}; tiny 8)")
+    p.add_argument("--val-clips", type=int, default=None,
+                   help=f"held-out clips for validation (default {DEFAULT_VAL_CLIPS}, or all the data has; tiny 8)")
+    p.add_argument("--calib-samples", type=int, default=512, help="max calibration samples per module (default 512)")
+    p.add_argument("--val-frames", type=int, default=4096,
+                   help="max held-out frames per network for the artifact checks (default 4096: every "
+                        "frame of the validation clips)")
+    from convert.calibration import METHODS, WEIGHT_ROUNDINGS, Int8Options
+    p.add_argument("--calib-method", default=Int8Options.calib_method, choices=METHODS,
+                   help=f"int8 activation ranges (default {Int8Options.calib_method})")
+    p.add_argument("--weight-rounding", default=Int8Options.weight_rounding, choices=WEIGHT_ROUNDINGS,
+                   help=f"TFLite int8 weight rounding (default {Int8Options.weight_rounding}: error-"
+                        f"compensating GPTQ + bias correction; nearest = the converter's)")
     p.add_argument("--android", metavar="DIR", help="also copy manifest + .tflite files into DIR")
     p.add_argument("--tiny", action="store_true", help="export a fresh seeded tiny model (tests, demos)")
     p.add_argument("--seed", type=int, default=0)
@@ -177,10 +193,20 @@ def _main(argv) -> int:
     specs = module_specs(lm.model)
     t0 = time.perf_counter()
     cal_samples = stream_samples(specs, data.calib, args.calib_samples)
-    val_samples = stream_samples(specs, data.val, 24)
+    val_samples = stream_samples(specs, data.val, args.val_frames)
+    calib_problem = None
+    n_cal = min(len(v) for v in cal_samples.values()) if cal_samples else 0
+    if data.real and not args.tiny and n_cal < MIN_CALIB_FRAMES:
+        T = int(lm.sampling["frames_per_clip"])
+        calib_problem = (f"int8 calibration needs at least {MIN_CALIB_FRAMES} frames per network "
+                         f"({-(-MIN_CALIB_FRAMES // T)} clips of {T} frames); {data.source} gave "
+                         f"{len(data.calib)} readable clip(s), {n_cal} frames: pass --calib with more "
+                         f"training clips (or --calib-clips N)")
+        log(f"WARNING: {calib_problem}")
+    val_refs = {s.id: V.reference_outputs(s, val_samples[s.id]) for s in specs}
     log(f"data: {data.source} ({len(data.calib)} calibration clips, {len(data.val)} held-out clips, "
         f"T={int(lm.sampling['frames_per_clip'])}; {sum(len(v) for v in cal_samples.values())} calibration "
-        f"samples) [{time.perf_counter() - t0:.1f}s]")
+        f"samples, {sum(len(v) for v in val_samples.values())} held-out frames) [{time.perf_counter() - t0:.1f}s]")
 
     manifest = base_manifest(lm.model, lm.labels, lm.sampling, lm.provenance, name, out, resize)
     validation: dict = {
@@ -195,15 +221,24 @@ def _main(argv) -> int:
 
     # export per format (a failed format is left out), then the pipelines, then the outputs
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=out)).resolve()
-    ctx = ExportContext(specs, work, cal_samples, calib_real=data.real, log=log)
+    from convert.calibration import CalibrationError, Int8Options
+    try:
+        int8 = Int8Options(calib_method=args.calib_method, weight_rounding=args.weight_rounding)
+    except CalibrationError as e:
+        raise UsageError(str(e)) from None
+    validation["int8_recipe"] = int8.describe()
+    ctx = ExportContext(specs, work, cal_samples, calib_real=data.real, log=log, int8=int8)
     try:
         ok = [export_format(f, ctx, specs, out, manifest, validation, val_samples, calib_ok=calib_ok,
-                            latency=not args.no_latency, log=log) for f in fmt_names]
+                            latency=not args.no_latency, log=log, val_refs=val_refs,
+                            calib_problem=calib_problem) for f in fmt_names]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ok.append(V.validate_pipelines(manifest, lm.model, data.val, validation, out, tiny=args.tiny, log=log))
     validation["checks"] = V.check_targets(validation)
     validation["targets_met"] = all(c["ok"] for c in validation["checks"])
+    for f in V.mark_artifacts(manifest, validation):
+        log(f"marked failed in the manifest: {f} (the runtime refuses it unless --allow-failed)")
     validation["wall_s"] = round(time.perf_counter() - t_start, 1)
     try:
         if not write_outputs(manifest, validation, out, args.android, log):
@@ -223,8 +258,8 @@ def export_data(args: argparse.Namespace, lm: LoadedModel, resize: str) -> Any:
     """Calibration and held-out clips: ``--calib``, else the checkpoint's training data, else
     generated frames (with a note)."""
     from convert.data import DataError, data_section_usable, load_export_data, load_from_data_section
-    n_cal = args.calib_clips or (8 if args.tiny else 16)
-    n_val = args.val_clips or (8 if args.tiny else 16)
+    n_cal = args.calib_clips or (8 if args.tiny else DEFAULT_CALIB_CLIPS)
+    n_val = args.val_clips or (8 if args.tiny else DEFAULT_VAL_CLIPS)
     T = int(lm.sampling["frames_per_clip"])
     res = [int(r) for r in lm.model.cfg.resolutions]
     try:

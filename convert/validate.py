@@ -27,7 +27,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-TARGETS = {"fp32_max_rel_logit_err": 1e-4, "fp32_action_agreement": 1.0, "int8_top1_drop_points": 1.0}
+TARGETS = {"fp32_max_rel_logit_err": 1e-4, "fp32_action_agreement": 1.0,
+           # quantised (int8, fp16) artifacts and pipelines
+           "quant_top1_agree_sure": 0.97, "quant_top1_drop_points": 1.0,
+           "quant_action_agreement": 0.90, "quant_gmacs_ratio_tolerance": 0.05}
+MIN_SURE_FRAMES = 30      # fewer frames where fp32 is sure: the agreement is not checked (noted)
 LOGIT_ROLES = ("action_logits", "class_logits")
 
 
@@ -45,15 +49,22 @@ def load_backend(manifest, art, threads: int | None = 1):
 
 
 # ---------------------------------------------------------------------------- per artifact
-def artifact_parity(manifest, art, spec, samples: list[dict]) -> dict:
-    """Numbers of one artifact vs the PyTorch module on ``samples`` (role-keyed inputs)."""
+def reference_outputs(spec, samples: list[dict]) -> list[dict]:
+    """PyTorch outputs of ``spec`` on every sample (computed once per module, shared by formats)."""
+    return [spec.reference(s) for s in samples]
+
+
+def artifact_parity(manifest, art, spec, samples: list[dict], refs: list[dict] | None = None) -> dict:
+    """Numbers of one artifact vs the PyTorch module on ``samples`` (role-keyed inputs; ``refs``
+    = their PyTorch outputs when already computed)."""
     be = load_backend(manifest, art, threads=1)
+    refs = refs if refs is not None else reference_outputs(spec, samples)
     err_abs: dict[str, float] = {}
     ref_max: dict[str, float] = {}
-    agree: dict[str, list[bool]] = {}
-    for s in samples:
+    got_logits: dict[str, list] = {}
+    ref_logits: dict[str, list] = {}
+    for s, ref in zip(samples, refs):
         got = be.run({r: s[r] for r in spec.input_roles})
-        ref = spec.reference(s)
         for role, r in ref.items():
             g = np.asarray(got[role], np.float64).reshape(r.shape)
             if not np.all(np.isfinite(g)):
@@ -61,18 +72,27 @@ def artifact_parity(manifest, art, spec, samples: list[dict]) -> dict:
             err_abs[role] = max(err_abs.get(role, 0.0), float(np.abs(g - r).max()))
             ref_max[role] = max(ref_max.get(role, 0.0), float(np.abs(r).max()))
             if role in LOGIT_ROLES:
-                agree.setdefault(role, []).append(int(g.argmax()) == int(r.argmax()))
+                got_logits.setdefault(role, []).append(g.reshape(-1))
+                ref_logits.setdefault(role, []).append(np.asarray(r, np.float64).reshape(-1))
     rel = {k: v / max(ref_max[k], 1e-12) for k, v in err_abs.items()}
+    agree = {k: logit_agreement(np.stack(got_logits[k]), np.stack(ref_logits[k])) for k in got_logits}
+    c = agree["class_logits"]
     out = {
         "samples": len(samples),
         "max_abs_logit_err": max(err_abs[r] for r in LOGIT_ROLES if r in err_abs),
         "max_rel_logit_err": max(rel[r] for r in LOGIT_ROLES if r in rel),
-        "top1_agreement": float(np.mean(agree["class_logits"])),
+        "top1_agreement": c["top1_agree"],
+        "top1_agree": c["top1_agree"], "top1_agree_sure": c["top1_agree_sure"],
+        "sure_frames": int(round(c["sure_share"] * c["n"])), "rel_err": c["rel_err"], "kl": c["kl"],
         "per_output": {k: {"max_abs_err": err_abs[k], "max_rel_err": rel[k], "ref_max_abs": ref_max[k]}
                        for k in err_abs},
+        "logits": agree,
     }
     if "action_logits" in agree:
-        out["action_top1_agreement"] = float(np.mean(agree["action_logits"]))
+        a = agree["action_logits"]
+        out["action_top1_agreement"] = a["top1_agree"]
+        out["action_top1_agree_sure"] = a["top1_agree_sure"]
+        out["action_sure_frames"] = int(round(a["sure_share"] * a["n"]))
     if "h" in err_abs:
         out["state_max_abs_err"] = max(err_abs["h"], err_abs["c"])
     return out
@@ -178,6 +198,7 @@ def pipeline_eval(manifest, backend: str, precision: str, clips, ref: Reference)
     """The runtime's adaptive pipeline on every clip vs the PyTorch reference."""
     from edge_runtime.pipeline import AdaptivePipeline
     pipe = AdaptivePipeline(manifest, backend=backend, precision=precision, threads=1, verify=True,
+                            allow_failed=True,
                             device="cpu")
     probs, acts, gpf = [], [], []
     t0 = time.perf_counter()
@@ -219,15 +240,37 @@ def torch_summary(manifest, clips, ref: Reference) -> dict:
 
 
 def check_targets(validation: dict) -> list[dict]:
-    """[{what, value, target, ok}] for the targets, from the numbers in ``validation``."""
+    """[{what, value, target, ok, concerns}] for the targets, from the numbers in ``validation``.
+
+    ``concerns``: the artifact keys ("<format>/<id>") or the pipeline ("<backend>/<precision>")
+    a missed check marks failed. Quantised artifacts (int8, fp16): class top-1 agreement on the
+    frames where fp32 is sure (policy: also its action), when there are >= MIN_SURE_FRAMES of
+    them. Quantised pipelines: top-1 drop vs PyTorch fp32, actions equal on >= 90 % of steps,
+    GMACs/frame within 5 % of PyTorch's."""
     checks = []
     for key, a in validation.get("artifacts", {}).items():
-        if a.get("precision") == "fp32" and "max_rel_logit_err" in a:
+        prec = a.get("precision")
+        if prec == "fp32" and "max_rel_logit_err" in a:
             v = a["max_rel_logit_err"]
             checks.append({"what": f"{key} max relative logit error", "value": v,
                            "target": f"<= {TARGETS['fp32_max_rel_logit_err']}",
-                           "ok": v <= TARGETS["fp32_max_rel_logit_err"]})
-    ref_top1 = validation.get("pytorch", {}).get("top1")
+                           "ok": v <= TARGETS["fp32_max_rel_logit_err"], "concerns": [key]})
+        if prec in ("int8", "fp16"):
+            for label, agree_k, n_k in (("class", "top1_agree_sure", "sure_frames"),
+                                        ("action", "action_top1_agree_sure", "action_sure_frames")):
+                if agree_k not in a:
+                    continue
+                if a.get(n_k, 0) < MIN_SURE_FRAMES or a[agree_k] is None:
+                    validation.setdefault("notes", []).append(
+                        f"{key}: {label} top-1 agreement on sure frames not checked: {a.get(n_k, 0)} frames "
+                        f"where fp32's top-1 probability is >= {SURE_PROB} (need {MIN_SURE_FRAMES})")
+                    continue
+                v = a[agree_k]
+                checks.append({"what": f"{key} {label} top-1 agreement where fp32 is sure ({a[n_k]} frames)",
+                               "value": v, "target": f">= {TARGETS['quant_top1_agree_sure']}",
+                               "ok": v >= TARGETS["quant_top1_agree_sure"], "concerns": [key]})
+    ref = validation.get("pytorch", {})
+    ref_top1 = ref.get("top1")
     for key, p in validation.get("pipelines", {}).items():
         if "error" in p:
             continue
@@ -235,17 +278,56 @@ def check_targets(validation: dict) -> list[dict]:
         if prec == "fp32":
             v = p["action_agreement"]
             checks.append({"what": f"{key} actions equal to PyTorch", "value": v,
-                           "target": ">= 1.0", "ok": v >= TARGETS["fp32_action_agreement"]})
-        if prec == "int8" and ref_top1 is not None and p.get("top1") is not None:
-            drop = ref_top1 - p["top1"]
-            checks.append({"what": f"{key} top-1 drop vs PyTorch fp32 (points)", "value": drop,
-                           "target": f"<= {TARGETS['int8_top1_drop_points']}",
-                           "ok": drop <= TARGETS["int8_top1_drop_points"]})
+                           "target": ">= 1.0", "ok": v >= TARGETS["fp32_action_agreement"], "concerns": [key]})
+        if prec in ("int8", "fp16"):
+            if ref_top1 is not None and p.get("top1") is not None:
+                drop = ref_top1 - p["top1"]
+                checks.append({"what": f"{key} top-1 drop vs PyTorch fp32 (points)", "value": drop,
+                               "target": f"<= {TARGETS['quant_top1_drop_points']}",
+                               "ok": drop <= TARGETS["quant_top1_drop_points"], "concerns": [key]})
+            v = p["action_agreement"]
+            checks.append({"what": f"{key} actions equal to PyTorch's", "value": v,
+                           "target": f">= {TARGETS['quant_action_agreement']}",
+                           "ok": v >= TARGETS["quant_action_agreement"], "concerns": [key]})
+            g_ref = p.get("gmacs_per_frame_torch")
+            if g_ref:
+                v = p["gmacs_per_frame"] / g_ref
+                tol = TARGETS["quant_gmacs_ratio_tolerance"]
+                checks.append({"what": f"{key} GMACs/frame over PyTorch's", "value": v,
+                               "target": f"within {1 - tol:.2f}..{1 + tol:.2f}",
+                               "ok": abs(v - 1.0) <= tol, "concerns": [key]})
     return checks
 
 
+def mark_artifacts(manifest: Any, validation: dict) -> list[str]:
+    """Write each artifact's ``validation`` status (passed / failed + the checks it missed) and
+    each pipeline's ``passed`` from ``validation["checks"]``; a missed pipeline check marks every
+    artifact of that backend/precision. Returns the files marked failed."""
+    missed_by_art: dict[str, list[str]] = {}
+    missed_by_pipe: dict[str, list[str]] = {}
+    for c in validation.get("checks", []):
+        if c["ok"]:
+            continue
+        text = f"{c['what']} = {c['value']:.4g} (target {c['target']})"
+        for k in c.get("concerns", []):
+            (missed_by_pipe if k in validation.get("pipelines", {}) else missed_by_art).setdefault(k, []).append(text)
+    fmt_of = {(f["backend"], f["precision"]): name for name, f in validation.get("formats", {}).items()}
+    failed = []
+    for key, p in validation.get("pipelines", {}).items():
+        if "error" not in p:
+            p["passed"] = key not in missed_by_pipe
+    for art in manifest.artifacts:
+        fname = fmt_of.get((art.backend, art.precision), art.format)
+        missed = list(missed_by_art.get(f"{fname}/{art.id}", []))
+        missed += missed_by_pipe.get(f"{art.backend}/{art.precision}", [])
+        art.validation = {"status": "failed" if missed else "passed", "missed": missed}
+        if missed:
+            failed.append(art.file)
+    return failed
+
+
 def check_artifact(manifest: Any, art: Any, spec: Any, samples: list, *, export_s: float, fname: str,
-                   latency_threads: list | None, log: Callable[[str], None]) -> dict:
+                   latency_threads: list | None, log: Callable[[str], None], refs: list | None = None) -> dict:
     """A newly exported artifact: the manifest still validates with it, and it runs in the device
     runtime with its logits against PyTorch's (and its latency at ``latency_threads``); its
     record for ``validation["artifacts"]``. ExportError when it does not run."""
@@ -258,7 +340,7 @@ def check_artifact(manifest: Any, art: Any, spec: Any, samples: list, *, export_
            "precision": art.precision, "bytes": art.bytes, "export_s": round(export_s, 3)}
     try:
         with quiet_fds():
-            rec.update(artifact_parity(manifest, art, spec, samples))
+            rec.update(artifact_parity(manifest, art, spec, samples, refs))
             if latency_threads:
                 smp = {r: samples[0][r] for r in spec.input_roles}
                 rec["latency_ms"] = {f"threads_{n}": artifact_latency(manifest, art, smp, n)
@@ -269,6 +351,8 @@ def check_artifact(manifest: Any, art: Any, spec: Any, samples: list, *, export_
     lat = rec.get("latency_ms", {}).get("threads_1")
     log(f"  [{fname}] {spec.id:<12} {art.bytes / 1024:8.1f} KiB  export {export_s:5.1f}s  "
         f"rel err {rec['max_rel_logit_err']:.2e}  top1 agree {rec['top1_agreement']:.3f}"
+        + (f" (sure {rec['top1_agree_sure']:.3f})" if rec.get("top1_agree_sure") is not None else "")
+        + (f"  action sure {rec['action_top1_agree_sure']:.3f}" if rec.get("action_top1_agree_sure") is not None else "")
         + (f"  {lat:.3f} ms/1 thread" if lat is not None else "")
         + f"  [validate {time.perf_counter() - tv:.1f}s]")
     return rec

@@ -30,7 +30,7 @@ $PY train/evaluate.py --checkpoint $RUN/best.pt --random-policy --uniform-branch
 stamp "4/6 export ($FORMATS) -> $ART"
 rm -rf "$ART"
 $PY convert/export_all.py --checkpoint $RUN/best.pt --out $ART --formats "$FORMATS" \
-    --calib "$DATA/videos/val" --val-clips 12
+    --calib "$DATA/videos"
 
 stamp "5/6 live run (headless, LiteRT int8) on a held-out video"
 video=$(find "$DATA/videos/test" -name '*.mp4' | sort | head -1)

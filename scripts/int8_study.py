@@ -36,8 +36,11 @@ def parse(argv):
     ap.add_argument("--calib-frames", default="256", help="comma-separated calibration sizes (frames per network)")
     ap.add_argument("--calib-clips", type=int, default=160)
     ap.add_argument("--val-clips", type=int, default=128)
-    ap.add_argument("--float-heads", action="store_true", help="also try the heads / LSTM kept in float")
+    ap.add_argument("--roundings", default="nearest,gptq", help="weight roundings: nearest,gptq")
+    ap.add_argument("--stats-frames", type=int, default=128, help="frames for GPTQ statistics")
+    ap.add_argument("--float-layers", default="0", help="comma-separated counts of leading layers kept float")
     ap.add_argument("--only", default=None, help="comma-separated network ids")
+    ap.add_argument("--oracle", action="store_true", help="calibrate on the validation frames (diagnostic)")
     ap.add_argument("--json", default=None)
     return ap.parse_args(argv)
 
@@ -45,6 +48,7 @@ def parse(argv):
 def main(argv=None) -> int:
     a = parse(argv)
     from convert import calibration as C
+    from convert import weight_rounding as W
     from convert.data import load_from_data_section, stream_samples
     from convert.export_all import load_model
     from convert.formats.base import ExportContext, quiet_fds
@@ -71,6 +75,8 @@ def main(argv=None) -> int:
     sizes = [int(x) for x in a.calib_frames.split(",")]
     cal = stream_samples(specs, data.calib, max(sizes))
     val = stream_samples(specs, data.val, 10 ** 9)
+    if a.oracle:
+        cal = stream_samples(specs, data.val, max(sizes))
     print(f"data: {len(data.calib)} calibration clips, {len(data.val)} validation clips "
           f"[{time.perf_counter() - t0:.0f}s]", flush=True)
     ctx = ExportContext(specs, work, cal)
@@ -101,28 +107,42 @@ def main(argv=None) -> int:
             with quiet_fds():
                 calibrated = C.calibrated_model(str(sm), lambda: iter(feed))
                 hists = C.activation_histograms(calibrated, feed)
+                chain = C.input_chain_ranges(calibrated, INPUT_NAMES["frame"])
             print(f"  calibrated on {len(feed)} frames [{time.perf_counter() - tc:.0f}s]", flush=True)
-            variants = [(m, ()) for m in a.methods.split(",")]
-            if a.float_heads:
-                variants += [(m + "+float_fc", ("FULLY_CONNECTED",)) for m in a.methods.split(",")]
-            for label, fops in variants:
-                method = label.split("+")[0]
-                tq = time.perf_counter()
-                with quiet_fds():
-                    qm = C.quantize(C.with_ranges(calibrated, C.choose_ranges(hists, method)), float_ops=fops)
-                got = run_all(qm, spec, val[spec.id], refs, map_outputs, INPUT_NAMES)
-                key = f"{label}@{len(feed)}"
-                rec["recipes"][key] = {r: logit_agreement(np.concatenate([g[r] for g in got]),
-                                                          np.concatenate([x[r] for x in refs])) for r in roles}
-                rec["recipes"][key]["bytes"] = len(qm)
-                m = rec["recipes"][key]["class_logits"]
-                extra = ""
-                if "action_logits" in rec["recipes"][key]:
-                    ma = rec["recipes"][key]["action_logits"]
-                    extra = f" | action agree {ma['top1_agree']:.3f} sure {ma['top1_agree_sure']:.3f} kl {ma['kl']:.4f}"
-                print(f"  {key:<28} agree {m['top1_agree']:.3f} sure {m['top1_agree_sure']:.3f} "
-                      f"(sure {m['sure_share']:.2f}) rel {m['rel_err']:.3f} kl {m['kl']:.4f}{extra} "
-                      f"[{time.perf_counter() - tq:.0f}s]", flush=True)
+            stats = None
+            if "gptq" in a.roundings:
+                tc = time.perf_counter()
+                step = max(1, len(feed) // a.stats_frames)
+                stats = W.collect_stats(calibrated, feed[::step][:a.stats_frames])
+                print(f"  GPTQ statistics on {len(feed[::step][:a.stats_frames])} frames "
+                      f"[{time.perf_counter() - tc:.0f}s]", flush=True)
+            variants = [(m, r, int(k)) for m in a.methods.split(",") for r in a.roundings.split(",")
+                        for k in a.float_layers.split(",")]
+            for method, rounding, nfloat in variants:
+                if True:
+                    tq = time.perf_counter()
+                    with quiet_fds():
+                        ranges = C.choose_ranges(hists, method)
+                        ranges.update(chain)
+                        qm = C.quantize(C.with_ranges(calibrated, ranges),
+                                        float_nodes=C.leading_float_nodes(calibrated, nfloat))
+                        if rounding == "gptq":
+                            qm, _ = W.round_weights(calibrated, qm, stats)
+                    got = run_all(qm, spec, val[spec.id], refs, map_outputs, INPUT_NAMES)
+                    key = f"{method}+{rounding}" + (f"+float{nfloat}" if nfloat else "") + f"@{len(feed)}"
+                    r = {role: logit_agreement(np.concatenate([g[role] for g in got]),
+                                               np.concatenate([x[role] for x in refs])) for role in roles}
+                    r["bytes"] = len(qm)
+                    rec["recipes"][key] = r
+                    m = r["class_logits"]
+                    extra = ""
+                    if "action_logits" in r:
+                        ma = r["action_logits"]
+                        extra = (f" | action agree {ma['top1_agree']:.3f} sure {ma['top1_agree_sure']:.3f} "
+                                 f"kl {ma['kl']:.4f}")
+                    print(f"  {key:<28} agree {m['top1_agree']:.3f} sure {m['top1_agree_sure']:.3f} "
+                          f"(sure {m['sure_share']:.2f}) rel {m['rel_err']:.3f} kl {m['kl']:.4f}{extra} "
+                          f"[{time.perf_counter() - tq:.0f}s]", flush=True)
         if a.json:
             Path(a.json).write_text(json.dumps(results, indent=1))
     return 0

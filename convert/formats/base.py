@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from convert.calibration import Int8Options
 from convert.modules import INPUT_NAMES, OUTPUT_NAMES, ModuleSpec
 from edge_runtime.manifest import TensorSpec
 
@@ -28,6 +29,7 @@ class ExportContext:
     calib_real: bool = True                      # samples come from real frames
     log: Callable[[str], None] = print
     cache: dict = field(default_factory=dict)    # e.g. the ONNX file / TF SavedModel per module
+    int8: Int8Options = field(default_factory=Int8Options)   # how int8 formats are made
 
     def scratch(self, *parts: str) -> Path:
         p = self.work.joinpath(*parts)

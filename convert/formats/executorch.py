@@ -95,7 +95,12 @@ def _quantize(ctx: ExportContext, spec: ModuleSpec, ep_module):
     with torch.no_grad():
         for s in samples:
             m(*spec.as_args(s))
-    return convert_pt2e(m), len(samples), q.fused
+    rounding = {"method": "nearest"}
+    if ctx.int8.weight_rounding == "gptq":
+        from convert.pt2e_rounding import round_prepared
+        step = max(1, len(samples) // ctx.int8.stats_frames)
+        rounding = round_prepared(m, (spec.as_args(s) for s in samples[::step]), ctx.int8.stats_frames)
+    return convert_pt2e(m), len(samples), q.fused, rounding
 
 
 class PteExporter(Exporter):
@@ -120,12 +125,14 @@ class PteExporter(Exporter):
             with _quiet(), torch.no_grad():
                 ep = torch.export.export(mod, example)
                 if self.precision == "int8":
-                    qm, n, fused = _quantize(ctx, spec, ep.module())
+                    qm, n, fused, rounding = _quantize(ctx, spec, ep.module())
                     ep = torch.export.export(qm, example)
                     extra.update({"int8_scheme": "float-io", "quantizer": "XNNPACKQuantizer "
                                   "(symmetric, per-channel weights, static activations) + conv/ReLU6 "
                                   "fusion", "fused_relu6": fused,
-                                  "calibration": {"samples": n, "real_frames": ctx.calib_real}})
+                                  "calibration": {"samples": n, "real_frames": ctx.calib_real,
+                                                  "method": "histogram (MSE range search)"},
+                                  "weight_rounding": rounding})
                 prog, info = _lower(ep)
         except ExportError:
             raise

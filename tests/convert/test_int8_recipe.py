@@ -1,0 +1,151 @@
+"""int8 recipe pieces that need no export: activation range rules, GPTQ rounding, the checks
+that mark artifacts failed, and the refusal of too little calibration data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convert import calibration as C
+from convert import validate as V
+from convert.weight_rounding import LayerStats, _patches, gptq
+
+
+def _hist(values: np.ndarray) -> C.Histogram:
+    h = C.Histogram(float(values.min()), float(values.max()))
+    h.add(values)
+    return h
+
+
+def test_range_rules_cut_outliers_and_keep_zero():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0.0, 1.0, 200_000), [60.0, -45.0]])      # two outliers
+    h = _hist(x)
+    assert C.tensor_range(h, "minmax") == (h.lo, h.hi)
+    for m in ("percentile", "entropy"):
+        lo, hi = C.tensor_range(h, m)
+        assert lo <= 0.0 <= hi
+        assert 2.0 < hi < 20.0 and -20.0 < lo < -2.0, (m, lo, hi)         # outliers cut, bulk kept
+    pos = _hist(np.abs(rng.normal(0, 1, 10_000)) + 1.0)                      # never 0: range still has it
+    assert C.tensor_range(pos, "mse")[0] == 0.0
+
+
+def test_mse_rule_minimises_the_histogram_error():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.laplace(0.0, 0.3, 1_000_000), np.full(3, 6.0)])     # rare far values
+    h = _hist(x)
+    lo, hi = C.tensor_range(h, "mse")
+    assert hi < 6.0 and C._mse(h, lo, hi) < 0.8 * C._mse(h, h.lo, h.hi)
+    for other in ("minmax", "percentile"):
+        assert C._mse(h, lo, hi) <= C._mse(h, *C.tensor_range(h, other)) * 1.0001
+
+
+def test_exact_ranges_are_kept_and_unknown_methods_name_the_choices():
+    h = _hist(np.concatenate([np.zeros(10), np.full(10, 255.0), np.arange(256.0)]))
+    assert C.choose_ranges({3: h}, "mse") == {}                              # the cast frame: exact
+    with pytest.raises(C.CalibrationError, match="valid choices: minmax, percentile, mse, entropy"):
+        C.check_method("kl")
+    with pytest.raises(C.CalibrationError, match="weight rounding 'adaround'.*gptq, nearest"):
+        C.Int8Options(weight_rounding="adaround")
+
+
+def test_gptq_beats_round_to_nearest_on_correlated_inputs():
+    rng = np.random.default_rng(2)
+    d, o, n = 48, 16, 4000
+    mix = rng.normal(size=(d, d)) * 0.3 + np.eye(d)
+    x = rng.normal(size=(n, d)) @ mix + 0.5                                  # correlated, non-zero mean
+    w = rng.normal(size=(o, d)) * np.linspace(0.2, 3.0, d)
+    scale = np.abs(w).max(1) / 127
+    h = x.T @ x / n
+    q_rtn = np.clip(np.round(w / scale[:, None]), -127, 127)
+    q = gptq(w, h, scale)
+    assert q.dtype.kind == "i" and np.abs(q).max() <= 127
+    err = lambda qq: np.linalg.norm(x @ (w - qq * scale[:, None]).T)       # noqa: E731
+    assert err(q) < 0.7 * err(q_rtn)
+    assert np.abs(q - w / scale[:, None]).max() < 127                      # still on the same grid
+
+
+def test_layer_statistics_match_brute_force_windows():
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 6, 7, 4), dtype=np.float32)
+    st = LayerStats("DEPTHWISE_CONV_2D", (3, 3), (1, 1))
+    st.add(x)
+    p = _patches(x, "DEPTHWISE_CONV_2D", (3, 3), (1, 1))                    # k, M, C
+    for c in range(4):
+        v = p[:, :, c].astype(np.float64)
+        np.testing.assert_allclose(st.hsum[c], v @ v.T, rtol=1e-5)
+    cols = _patches(x, "CONV_2D", (3, 3), (2, 2))
+    xp = np.pad(x, ((0, 0), (1, 3), (1, 3), (0, 0)))
+    np.testing.assert_allclose(cols[1].reshape(3, 3, 4), xp[0, 0:3, 2:5, :])
+    assert cols.shape == (2 * 3 * 4, 36)
+
+
+def test_logit_agreement_counts_sure_frames_only_where_fp32_is_sure():
+    ref = np.array([[5.0, 0.0, 0.0], [0.1, 0.0, 0.05], [0.0, 4.0, 0.0], [0.2, 0.21, 0.0]])
+    got = np.array([[4.0, 0.5, 0.0], [0.0, 0.1, 0.0], [0.0, 3.0, 0.1], [0.3, 0.1, 0.0]])
+    m = V.logit_agreement(got, ref)
+    assert m["top1_agree"] == 0.5 and m["top1_agree_sure"] == 1.0 and m["sure_share"] == 0.5
+    assert m["kl"] > 0 and 0 < m["rel_err"] < 1
+
+
+def _validation(agree_sure=0.99, sure=200, top1=90.0, actions=0.95, gmacs=1.0):
+    return {
+        "formats": {"tflite-int8": {"backend": "litert", "precision": "int8", "status": "ok"},
+                    "tflite-fp32": {"backend": "litert", "precision": "fp32", "status": "ok"}},
+        "artifacts": {
+            "tflite-int8/backbone_96": {"precision": "int8", "top1_agree_sure": agree_sure, "sure_frames": sure},
+            "tflite-int8/policy": {"precision": "int8", "top1_agree_sure": 1.0, "sure_frames": 3,
+                                   "action_top1_agree_sure": 0.99, "action_sure_frames": 300},
+            "tflite-fp32/backbone_96": {"precision": "fp32", "max_rel_logit_err": 1e-6}},
+        "pytorch": {"top1": 90.0},
+        "pipelines": {"litert/int8": {"top1": top1, "action_agreement": actions, "gmacs_per_frame": gmacs,
+                                      "gmacs_per_frame_torch": 1.0},
+                      "litert/fp32": {"top1": 90.0, "action_agreement": 1.0, "gmacs_per_frame": 1.0,
+                                      "gmacs_per_frame_torch": 1.0}},
+        "notes": []}
+
+
+class _Art:
+    def __init__(self, id, precision):
+        self.id, self.precision, self.backend, self.format = id, precision, "litert", "tflite"
+        self.file = f"{id}_{precision}.tflite"
+        self.validation = None
+
+
+class _Man:
+    def __init__(self):
+        self.artifacts = [_Art(i, p) for p in ("int8", "fp32") for i in ("policy", "backbone_96")]
+
+
+def test_checks_pass_and_mark_every_artifact_passed():
+    val = _validation()
+    val["checks"] = V.check_targets(val)
+    assert all(c["ok"] for c in val["checks"])
+    assert any("not checked: 3 frames" in n for n in val["notes"])        # too few sure frames: noted
+    man = _Man()
+    assert V.mark_artifacts(man, val) == []
+    assert {a.validation["status"] for a in man.artifacts} == {"passed"}
+    assert val["pipelines"]["litert/int8"]["passed"] is True
+
+
+@pytest.mark.parametrize("kw,what", [
+    ({"agree_sure": 0.95}, "backbone_96 class top-1 agreement where fp32 is sure"),
+    ({"top1": 88.0}, "top-1 drop"),
+    ({"actions": 0.85}, "actions equal"),
+    ({"gmacs": 1.08}, "GMACs/frame over PyTorch's")])
+def test_a_missed_target_marks_its_artifacts_failed(kw, what):
+    val = _validation(**kw)
+    val["checks"] = V.check_targets(val)
+    missed = [c for c in val["checks"] if not c["ok"]]
+    assert len(missed) == 1 and what in missed[0]["what"]
+    man = _Man()
+    failed = V.mark_artifacts(man, val)
+    if kw.get("agree_sure"):
+        assert failed == ["backbone_96_int8.tflite"]                          # that network only
+    else:
+        assert sorted(failed) == ["backbone_96_int8.tflite", "policy_int8.tflite"]   # the pipeline's
+        assert val["pipelines"]["litert/int8"]["passed"] is False
+    fp32 = [a for a in man.artifacts if a.precision == "fp32"]
+    assert all(a.validation["status"] == "passed" for a in fp32)
+    bad = next(a for a in man.artifacts if a.file == failed[0])
+    assert bad.validation["missed"] and "target" in bad.validation["missed"][0]
