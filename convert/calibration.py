@@ -54,7 +54,7 @@ class Int8Options:
     calib_method: str = "mse"          # activation ranges: one of METHODS
     weight_rounding: str = "gptq"      # gptq: error-compensating rounding + bias correction; nearest
     stats_frames: int = 128            # calibration frames whose layer inputs GPTQ uses
-    float_layers: int = 0              # leading conv layers (and the input chain) kept in float
+    float_layers: int = 3              # leading conv layers (and the input chain) kept in float
 
     def __post_init__(self):
         check_method(self.calib_method)
