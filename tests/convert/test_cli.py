@@ -120,3 +120,29 @@ def test_calibration_data_sources(tmp_path):
         load_export_data(tmp_path / "nope", labels=["a"], frames_per_clip=4)
     with pytest.raises(DataError, match="--calib"):
         load_export_data(None, labels=["a"], frames_per_clip=4)
+
+
+def test_too_few_calibration_frames_refuse_int8_with_the_count_needed(tmp_path, capsys):
+    """Real frames, but fewer than MIN_CALIB_FRAMES per network: the int8 formats fail before any
+    conversion, naming the count needed; the float formats finish."""
+    import numpy as np
+
+    from convert.data import synthetic_clips
+    from convert.tiny import tiny_model
+    from train.checkpoint import save_checkpoint
+    ck = save_checkpoint(tmp_path / "runs" / "m" / "model.pt", tiny_model(0), labels=list("abcde"),
+                         sampling={"frames_per_clip": 4, "seconds_per_step": 0.5})
+    clips = np.stack([c.frames for c in synthetic_clips(6, 4, seed=2, num_classes=5)])
+    np.savez(tmp_path / "clips.npz", clips=clips, labels=np.arange(6) % 5)
+    out = tmp_path / "art"
+    rc = export_all.main(["--checkpoint", str(ck), "--formats", "onnx,tflite-int8", "--out", str(out),
+                          "--calib", str(tmp_path / "clips.npz"), "--no-latency"])
+    log = capsys.readouterr().out
+    assert rc == 1
+    m = load_manifest(out, verify=True)
+    err = m.validation["formats"]["tflite-int8"]["error"]
+    need = export_all.MIN_CALIB_FRAMES
+    assert f"at least {need} frames per network ({need // 4} clips of 4 frames)" in err, err
+    assert "3 readable clip(s), 12 frames" in err and "--calib" in err
+    assert {a.format for a in m.artifacts} == {"onnx"} and "WARNING" in log
+    assert all(a.validation.status == "passed" for a in m.artifacts)      # onnx checked and marked
