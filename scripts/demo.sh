@@ -32,17 +32,17 @@ rm -rf "$ART"
 $PY convert/export_all.py --checkpoint $RUN/best.pt --out $ART --formats "$FORMATS" \
     --calib "$DATA/videos"
 
-stamp "5/6 live run (headless, LiteRT int8) on a held-out video"
+stamp "5/6 live run (headless, LiteRT, --precision auto: int8 where it passed validation) on a held-out video"
 video=$(find "$DATA/videos/test" -name '*.mp4' | sort | head -1)
-$PY edge_runtime/live.py --model $ART --source "$video" --backend litert --precision int8 \
+$PY edge_runtime/live.py --model $ART --source "$video" --backend litert --precision auto \
     --headless --json-out $RUN/live_summary.json > $RUN/live_events.jsonl
 echo "$(wc -l < $RUN/live_events.jsonl) events -> $RUN/live_events.jsonl; first and last:"
 head -1 $RUN/live_events.jsonl | cut -c1-240
 tail -1 $RUN/live_events.jsonl | cut -c1-240
 
-stamp "6/6 benchmark: adaptive vs every branch on every frame (LiteRT int8, all test videos x3)"
+stamp "6/6 benchmark: adaptive vs every branch on every frame (LiteRT, precision auto, all test videos x3)"
 # every test video, 3 interleaved passes: one 12-clip pass (96 steps) was too short to be stable
-$PY edge_runtime/bench.py --model $ART --video "$DATA/videos/test" --backend litert --precision int8 \
+$PY edge_runtime/bench.py --model $ART --video "$DATA/videos/test" --backend litert --precision auto \
     --repeat 3 --json $RUN/bench.json
 
 stamp "summary"

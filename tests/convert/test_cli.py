@@ -146,3 +146,29 @@ def test_too_few_calibration_frames_refuse_int8_with_the_count_needed(tmp_path, 
     assert "3 readable clip(s), 12 frames" in err and "--calib" in err
     assert {a.format for a in m.artifacts} == {"onnx"} and "WARNING" in log
     assert all(a.validation.status == "passed" for a in m.artifacts)      # onnx checked and marked
+
+
+def test_validation_clips_come_from_val_then_test(tmp_path):
+    """A train/val/test folder: calibration from train/, held-out clips from val/, topped up from
+    test/ while val/ has fewer than asked for (both are held out)."""
+    import cv2
+    import numpy as np
+
+    from convert.data import load_export_data
+
+    def video(path, shade):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (32, 24))
+        for t in range(6):
+            w.write(np.full((24, 32, 3), (shade + 10 * t) % 255, np.uint8))
+        w.release()
+
+    for split, n in (("train", 3), ("val", 2), ("test", 3)):
+        for i in range(n):
+            video(tmp_path / split / ("a" if i % 2 else "b") / f"{split}{i}.mp4", 40 * i + 7)
+    d = load_export_data(tmp_path, labels=["a", "b"], frames_per_clip=4, calib_clips=3, val_clips=4)
+    assert sorted(Path(c.source).parent.parent.name for c in d.val) == ["test", "test", "val", "val"]
+    assert {Path(c.source).parent.parent.name for c in d.calib} == {"train"}
+    assert "validation from val/ + test/" in d.notes[0]
+    d = load_export_data(tmp_path, labels=["a", "b"], frames_per_clip=4, calib_clips=3, val_clips=2)
+    assert {Path(c.source).parent.parent.name for c in d.val} == {"val"}
