@@ -90,7 +90,7 @@ def speed_part(folder: Path, videos: Path, clips: int, repeat: int, threads: int
         a = np.median(times["fp32"][r * n:(r + 1) * n])
         b = np.median(times["int8"][r * n:(r + 1) * n])
         per_pass.append(round(float(a / b), 3))
-    return {"threads": threads, "clips": len(frames), "repeat": repeat, "ms_per_frame": ms,
+    return {"threads": threads, "speed_clips": len(frames), "repeat": repeat, "ms_per_frame": ms,
             "speed_ratio_fp32_over_int8": ms["fp32"] / ms["int8"], "per_pass": per_pass,
             "engine": pipes["int8"].engines.models["policy"].engine if hasattr(
                 pipes["int8"].engines.models["policy"], "engine") else None}

@@ -99,7 +99,7 @@ def _validation(agree_sure=0.99, sure=200, top1=90.0, actions=0.95, gmacs=1.0):
             "tflite-fp32/backbone_96": {"precision": "fp32", "max_rel_logit_err": 1e-6}},
         "pytorch": {"top1": 90.0},
         "pipelines": {"litert/int8": {"top1": top1, "action_agreement": actions, "gmacs_per_frame": gmacs,
-                                      "gmacs_per_frame_torch": 1.0},
+                                      "gmacs_per_frame_torch": 1.0, "labelled_clips": 128},
                       "litert/fp32": {"top1": 90.0, "action_agreement": 1.0, "gmacs_per_frame": 1.0,
                                       "gmacs_per_frame_torch": 1.0}},
         "notes": []}
@@ -149,3 +149,15 @@ def test_a_missed_target_marks_its_artifacts_failed(kw, what):
     assert all(a.validation["status"] == "passed" for a in fp32)
     bad = next(a for a in man.artifacts if a.file == failed[0])
     assert bad.validation["missed"] and "target" in bad.validation["missed"][0]
+
+
+def test_the_drop_target_is_one_clip_where_fewer_than_100_clips_cannot_tell_a_point():
+    assert V.drop_allowed(128) == (1.0, "<= 1.0")
+    allowed, text = V.drop_allowed(60)
+    assert abs(allowed - 100 / 60) < 1e-9 and "one clip of 60" in text
+    val = _validation(top1=90.0 - 100 / 60)
+    val["pipelines"]["litert/int8"]["labelled_clips"] = 60
+    assert all(c["ok"] for c in V.check_targets(val))                         # one clip of 60: allowed
+    val = _validation(top1=90.0 - 200 / 60)
+    val["pipelines"]["litert/int8"]["labelled_clips"] = 60
+    assert [c["ok"] for c in V.check_targets(val) if "drop" in c["what"]] == [False]   # two clips: not
