@@ -122,8 +122,8 @@ def quantize(calibrated: bytes, *, float_nodes: Iterable[str] = (), float_ops: I
 
 
 def _model(data: bytes):
-    from tensorflow.lite.tools import flatbuffer_utils
-    return flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    from convert.weight_rounding import _model as read
+    return read(data)
 
 
 def calibrated_ranges(calibrated: bytes) -> dict[int, tuple[float, float]]:
@@ -135,12 +135,6 @@ def calibrated_ranges(calibrated: bytes) -> dict[int, tuple[float, float]]:
         if q is not None and q.min is not None and q.max is not None and len(q.min) == 1:
             out[i] = (float(q.min[0]), float(q.max[0]))
     return out
-
-
-def tensor_names(data: bytes) -> dict[int, str]:
-    m = _model(data)
-    return {i: (t.name.decode() if isinstance(t.name, bytes) else str(t.name))
-            for i, t in enumerate(m.subgraphs[0].tensors)}
 
 
 def with_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]]) -> bytes:
@@ -321,7 +315,7 @@ def leading_float_nodes(calibrated: bytes, layers: int) -> list[str]:
     rounding errors travel through the whole network."""
     if layers <= 0:
         return []
-    from convert.weight_rounding import LAYER_OPS, _layers, _model, _name, _opname
+    from convert.weight_rounding import LAYER_OPS, _name, _opname
     m = _model(calibrated)
     sg = m.subgraphs[0]
     names, seen = [], 0
@@ -332,5 +326,4 @@ def leading_float_nodes(calibrated: bytes, layers: int) -> list[str]:
             seen += 1
             if seen >= layers:
                 break
-    del _layers
     return names
