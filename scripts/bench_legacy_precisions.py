@@ -366,7 +366,7 @@ def bench_network(interp_cls, files: Dict[str, Path], threads: int = 2, rounds: 
         res[prec]["ms_best_round"] = round(min(per_round[prec]), 4)
     if "fp32" in models:
         for prec in models:
-            res[prec]["speed_vs_fp32"] = round(res["fp32"]["ms_median"] / res[prec]["ms_median"], 3)
+            res[prec]["speed_vs_fp32"] = float("%.3g" % (res["fp32"]["ms_median"] / res[prec]["ms_median"]))
     return res
 
 
