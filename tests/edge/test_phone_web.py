@@ -197,8 +197,8 @@ def test_page_matches_python_runtime_on_the_same_frames(app, browser, tiny_artif
     b = browser
     st = _run_page(b, f"{app}?precision={precision}&record=1&fast=1&sw=0&threads=0", shot=SHOTS / f"phone_{precision}.png")
     # LiteRT.js and ai_edge_litert share LiteRT's kernels: identical actions for both precisions.
-    # tflite_runtime (the JetPack path) has older int8 kernels: there int8 agrees as the export's
-    # validation says (its litert/int8 pipeline's action agreement with PyTorch).
+    # tflite_runtime (the JetPack path) has older int8 kernels: there the two int8 engines agree
+    # within what the export's validation allows each (its litert/int8 action agreement with PyTorch).
     import importlib.util
     strict = precision == "fp32" or importlib.util.find_spec("ai_edge_litert") is not None
     runs = _python_replay(tiny_artifacts, precision, st, strict=strict)
@@ -209,7 +209,10 @@ def test_page_matches_python_runtime_on_the_same_frames(app, browser, tiny_artif
         agree = sum(e["action"] == p.action for e, p in zip(st["events"], py)) / n
         print(f"\nint8 with tflite_runtime: {n} steps compared, actions agree {100 * agree:.1f}% "
               f"(export validation: {100 * val['action_agreement']:.1f}%)")
-        assert n >= 8 and agree >= val["action_agreement"], (n, agree, val["action_agreement"])
+        # each engine takes PyTorch's action on about val's share of steps, so the two agree with each
+        # other on at least 1 - 2 * (1 - that share) (disagreements add up at worst)
+        bound = 1.0 - 2.0 * (1.0 - val["action_agreement"])
+        assert n >= 8 and agree >= bound, (n, agree, val["action_agreement"], bound)
         return
     st["events"] = st["events"][:len(py)]   # up to an exact tie the two runtimes broke differently
     assert len(py) >= 30, len(py)
