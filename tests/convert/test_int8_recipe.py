@@ -161,3 +161,49 @@ def test_the_drop_target_is_one_clip_where_fewer_than_100_clips_cannot_tell_a_po
     val = _validation(top1=90.0 - 200 / 60)
     val["pipelines"]["litert/int8"]["labelled_clips"] = 60
     assert [c["ok"] for c in V.check_targets(val) if "drop" in c["what"]] == [False]   # two clips: not
+
+
+def test_executorch_quantizer_observes_relu6_after_the_clamp_and_leaves_first_layers_float():
+    """conv + BN + ReLU6: the int8 observer sits after the clamp ([0, 6], not the conv's wide
+    range), and float_layers=1 leaves the first conv (and its clamp) unobserved."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("executorch")
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    from convert.formats.executorch import _quantizer
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.b1 = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8)
+            self.c2, self.b2 = torch.nn.Conv2d(8, 8, 1), torch.nn.BatchNorm2d(8)
+
+        def forward(self, x):
+            x = torch.nn.functional.relu6(self.b1(self.c1(x)))             # aten.relu6
+            return torch.nn.functional.hardtanh(self.b2(self.c2(x)), 0.0, 6.0, inplace=True)  # hardtanh_
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8) * 20                    # pre-activation ranges far beyond [0, 6]
+
+    def observed(float_layers):
+        m = prepare_pt2e(torch.export.export(Net().eval(), (x,)).module(), _quantizer(float_layers))
+        m(x)
+        out = {}
+        for n in m.graph.nodes:
+            if n.op == "call_module" and "activation_post_process" in n.target:
+                obs = getattr(m, n.target)
+                src = n.args[0]
+                if getattr(src, "op", "") == "call_function" and getattr(obs, "min_val", torch.zeros(2)).numel() == 1:
+                    out.setdefault(str(src.target).split(".")[-2], []).append((float(obs.min_val), float(obs.max_val)))
+                elif getattr(src, "op", "") == "get_attr" and getattr(obs, "ch_axis", None) is not None:
+                    out.setdefault("weights", []).append(src.target)
+        return out
+
+    obs = observed(0)
+    assert "conv2d" not in obs                                          # no observer on a conv's output
+    clamps = obs.get("relu6", []) + obs.get("hardtanh_", [])
+    assert len(clamps) == 2 and all(0.0 <= lo and hi <= 6.0 for lo, hi in clamps), obs
+    assert len(obs["weights"]) == 2
+    obs = observed(1)
+    # the first conv stays float: its weights unobserved; its clamp's output is the int8 input of the next
+    assert len(obs["weights"]) == 1 and "conv2d" not in obs, obs
