@@ -158,7 +158,9 @@ def activation_histograms(calibrated: bytes, samples: Iterable[dict]) -> dict[in
     sig = it.get_signature_list()
     if not sig:
         raise CalibrationError("the calibrated model has no signature")
-    keymap = {k: d["index"] for k, d in it.get_signature_runner(next(iter(sig))).get_input_details().items()}
+    ins = it.get_signature_runner(next(iter(sig))).get_input_details()
+    keymap = {k: d["index"] for k, d in ins.items()}
+    dtypes = {d["index"]: d["dtype"] for d in ins.values()}
     hists = {i: Histogram(lo, hi) for i, (lo, hi) in ranges.items() if hi > lo}
     n = 0
     for s in samples:
@@ -167,7 +169,7 @@ def activation_histograms(calibrated: bytes, samples: Iterable[dict]) -> dict[in
             if idx is None:
                 raise CalibrationError(f"calibration sample key {k!r} is not an input of the model "
                                        f"(inputs: {sorted(keymap)})")
-            it.set_tensor(idx, np.asarray(v, _in_dtype(it, idx)))
+            it.set_tensor(idx, np.asarray(v, dtypes[idx]))
         it.invoke()
         n += 1
         for i, h in hists.items():
@@ -178,13 +180,6 @@ def activation_histograms(calibrated: bytes, samples: Iterable[dict]) -> dict[in
     if n == 0:
         raise CalibrationError("no calibration samples")
     return hists
-
-
-def _in_dtype(it, idx: int):
-    for d in it.get_input_details():
-        if d["index"] == idx:
-            return d["dtype"]
-    raise CalibrationError(f"tensor {idx} is not an input")
 
 
 # --------------------------------------------------------------------------- range rules

@@ -126,7 +126,7 @@ def parse_args(argv):
     p.add_argument("--calib", help="real frames for int8 calibration + validation (folder of videos "
                    "root/<class>/*.mp4, folder of videos/frame folders, or .npz of clips)")
     p.add_argument("--allow-synthetic-calib", action="store_true",
-                   help="calibrate int8 on generated frames when no --calib is given (not for release)")
+                   help="calibrate int8 on generated frames when no --calib is given (for trying the chain only: int8 needs real frames)")
     p.add_argument("--calib-clips", type=int, default=None,
                    help=f"clips used for calibration (default {DEFAULT_CALIB_CLIPS}; tiny 8)")
     p.add_argument("--val-clips", type=int, default=None,

@@ -96,9 +96,6 @@ def main(argv=None) -> int:
         roles = [r for r in ("class_logits", "action_logits") if r in refs[0]]
         rec = results["networks"].setdefault(spec.id, {"frames": len(refs), "recipes": {}})
         for n in sizes:
-            samples = cal[spec.id][:n] if n <= len(cal[spec.id]) else cal[spec.id]
-            if len(samples) > n:
-                samples = samples[:n]
             idx = np.linspace(0, len(cal[spec.id]) - 1, min(n, len(cal[spec.id]))).round().astype(int)
             samples = [cal[spec.id][i] for i in idx]
             feed = [{INPUT_NAMES[r]: np.asarray(s[r], np.uint8 if r == "frame" else np.float32)
@@ -119,30 +116,29 @@ def main(argv=None) -> int:
             variants = [(m, r, int(k)) for m in a.methods.split(",") for r in a.roundings.split(",")
                         for k in a.float_layers.split(",")]
             for method, rounding, nfloat in variants:
-                if True:
-                    tq = time.perf_counter()
-                    with quiet_fds():
-                        ranges = C.choose_ranges(hists, method)
-                        ranges.update(chain)
-                        qm = C.quantize(C.with_ranges(calibrated, ranges),
-                                        float_nodes=C.leading_float_nodes(calibrated, nfloat))
-                        if rounding == "gptq":
-                            qm, _ = W.round_weights(calibrated, qm, stats)
-                    got = run_all(qm, spec, val[spec.id], refs, map_outputs, INPUT_NAMES)
-                    key = f"{method}+{rounding}" + (f"+float{nfloat}" if nfloat else "") + f"@{len(feed)}"
-                    r = {role: logit_agreement(np.concatenate([g[role] for g in got]),
-                                               np.concatenate([x[role] for x in refs])) for role in roles}
-                    r["bytes"] = len(qm)
-                    rec["recipes"][key] = r
-                    m = r["class_logits"]
-                    extra = ""
-                    if "action_logits" in r:
-                        ma = r["action_logits"]
-                        extra = (f" | action agree {ma['top1_agree']:.3f} sure {ma['top1_agree_sure']:.3f} "
-                                 f"kl {ma['kl']:.4f}")
-                    print(f"  {key:<28} agree {m['top1_agree']:.3f} sure {m['top1_agree_sure']:.3f} "
-                          f"(sure {m['sure_share']:.2f}) rel {m['rel_err']:.3f} kl {m['kl']:.4f}{extra} "
-                          f"[{time.perf_counter() - tq:.0f}s]", flush=True)
+                tq = time.perf_counter()
+                with quiet_fds():
+                    ranges = C.choose_ranges(hists, method)
+                    ranges.update(chain)
+                    qm = C.quantize(C.with_ranges(calibrated, ranges),
+                                    float_nodes=C.leading_float_nodes(calibrated, nfloat))
+                    if rounding == "gptq":
+                        qm, _ = W.round_weights(calibrated, qm, stats)
+                got = run_all(qm, spec, val[spec.id], refs, map_outputs, INPUT_NAMES)
+                key = f"{method}+{rounding}" + (f"+float{nfloat}" if nfloat else "") + f"@{len(feed)}"
+                r = {role: logit_agreement(np.concatenate([g[role] for g in got]),
+                                           np.concatenate([x[role] for x in refs])) for role in roles}
+                r["bytes"] = len(qm)
+                rec["recipes"][key] = r
+                m = r["class_logits"]
+                extra = ""
+                if "action_logits" in r:
+                    ma = r["action_logits"]
+                    extra = (f" | action agree {ma['top1_agree']:.3f} sure {ma['top1_agree_sure']:.3f} "
+                             f"kl {ma['kl']:.4f}")
+                print(f"  {key:<28} agree {m['top1_agree']:.3f} sure {m['top1_agree_sure']:.3f} "
+                      f"(sure {m['sure_share']:.2f}) rel {m['rel_err']:.3f} kl {m['kl']:.4f}{extra} "
+                      f"[{time.perf_counter() - tq:.0f}s]", flush=True)
         if a.json:
             Path(a.json).write_text(json.dumps(results, indent=1))
     return 0
