@@ -139,10 +139,10 @@ def parse_args(argv):
     p.add_argument("--calib-method", default=Int8Options.calib_method, choices=METHODS,
                    help=f"int8 activation ranges (default {Int8Options.calib_method})")
     p.add_argument("--weight-rounding", default=Int8Options.weight_rounding, choices=WEIGHT_ROUNDINGS,
-                   help=f"TFLite int8 weight rounding (default {Int8Options.weight_rounding}: error-"
-                        f"compensating GPTQ + bias correction; nearest = the converter's)")
+                   help=f"int8 weight rounding, TFLite and ExecuTorch (default {Int8Options.weight_rounding}: "
+                        f"error-compensating GPTQ + bias correction; nearest = the quantiser's own)")
     p.add_argument("--float-layers", type=int, default=Int8Options.float_layers, metavar="N",
-                   help=f"TFLite int8: keep the first N conv layers (and the frame's input chain) in float "
+                   help=f"int8: keep the first N conv layers (and the frame's input chain) in float "
                         f"(default {Int8Options.float_layers}; 0 = every layer int8)")
     p.add_argument("--android", metavar="DIR", help="also copy manifest + .tflite files into DIR")
     p.add_argument("--tiny", action="store_true", help="export a fresh seeded tiny model (tests, demos)")

@@ -5,6 +5,10 @@ machine and model folder: ms per call of the policy and of each branch in LiteRT
 fake camera clip.
 
     python android_demo/web/bench.py --model build/test_artifacts [--precision int8,fp32] [--n 50] [--json out.json]
+        [--video data/synthact_small/videos/test]
+
+The fake camera plays ``--video`` (a clip or a folder of clips, one after another, looped) so the
+policy decides on the frames it was trained for; without it, a synthetic colour-ramp clip.
 
 Needs chromium + chromedriver (scripts/install_chromium.sh) and the JS dependencies
 (android_demo/web/run_tests.sh); the Python numbers need ai_edge_litert (left out otherwise)."""
@@ -57,6 +61,39 @@ def python_ms(model: Path, precision: str, n: int) -> dict:
     return out
 
 
+def video_to_y4m(src: Path, dest: Path, size: int = 240, fps: int = 24, max_frames: int = 2400) -> tuple[Path, int]:
+    """Clips (a file, or every .mp4/.avi/.mkv/.webm under a folder, sorted) as one YUV4MPEG2 4:2:0
+    file for Chromium's fake camera, centre-cropped square and resized to ``size``. Returns the
+    path and its frame count."""
+    import cv2
+    import numpy as np
+    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.suffix.lower() in
+                                               (".mp4", ".avi", ".mkv", ".webm"))
+    if not files:
+        raise SystemExit(f"--video {src}: no video files (.mp4, .avi, .mkv, .webm) there")
+    n = 0
+    with open(dest, "wb") as out:
+        out.write(f"YUV4MPEG2 W{size} H{size} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for f in files:
+            cap = cv2.VideoCapture(str(f))
+            if not cap.isOpened():
+                raise SystemExit(f"--video: cannot open {f}")
+            while n < max_frames:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                h, w = bgr.shape[:2]
+                s = min(h, w)
+                sq = bgr[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+                yuv = cv2.cvtColor(cv2.resize(sq, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YUV_I420)
+                out.write(b"FRAME\n" + np.ascontiguousarray(yuv).tobytes())
+                n += 1
+            cap.release()
+    if n == 0:
+        raise SystemExit(f"--video {src}: no frames could be read")
+    return dest, n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, required=True)
@@ -64,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=50, help="calls per model (median)")
     ap.add_argument("--steps", type=int, default=150, help="page steps per fps measurement")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--video", type=Path, help="clip or folder of clips for the fake camera (default: synthetic)")
     a = ap.parse_args(argv)
     from test_phone_web import write_y4m
     from webdriver import Browser, find_browser
@@ -74,14 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     work = ROOT / "build" / "phone_web_bench"
     precisions = [p for p in a.precision.split(",") if p]
     site = build(a.model, work / "site", precisions)
-    clip = write_y4m(work / "clip.y4m")
+    work.mkdir(parents=True, exist_ok=True)
+    if a.video is not None:
+        clip, frames = video_to_y4m(a.video, work / "video.y4m")
+    else:
+        clip, frames = write_y4m(work / "clip.y4m"), 48
     srv = make_server(site, "127.0.0.1", 0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{srv.server_address[1]}/index.html"
     b = Browser(chrome, driver, extra_args=("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                                              f"--use-file-for-fake-video-capture={clip}"))
     res: dict = {"model": str(a.model), "browser": b.js("return navigator.userAgent;"), "cpu_count": os.cpu_count(),
-                 "wasm": {}, "python_litert": {}, "page_fps": {}}
+                 "video": str(a.video) if a.video else "synthetic",
+                 "video_frames": frames, "wasm": {}, "python_litert": {}, "page_fps": {}}
     try:
         for prec in precisions:
             for threads in (0, 1):

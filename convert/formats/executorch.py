@@ -126,7 +126,12 @@ def _quantize(ctx: ExportContext, spec: ModuleSpec, ep_module):
     with torch.no_grad():
         for s in samples:
             m(*spec.as_args(s))
-    return convert_pt2e(m), len(samples), q.fused, {"method": "nearest"}
+    rounding = {"method": "nearest"}
+    if ctx.int8.weight_rounding == "gptq":
+        from convert.pt2e_rounding import round_prepared
+        step = max(1, len(samples) // ctx.int8.stats_frames)
+        rounding = round_prepared(m, (spec.as_args(s) for s in samples[::step]), ctx.int8.stats_frames)
+    return convert_pt2e(m), len(samples), q.fused, rounding
 
 
 class PteExporter(Exporter):

@@ -207,3 +207,86 @@ def test_executorch_quantizer_observes_relu6_after_the_clamp_and_leaves_first_la
     obs = observed(1)
     # the first conv stays float: its weights unobserved; its clamp's output is the int8 input of the next
     assert len(obs["weights"]) == 1 and "conv2d" not in obs, obs
+
+
+def test_executorch_gptq_keeps_the_observer_grid_and_cuts_the_output_error():
+    """PT2E GPTQ (convert.pt2e_rounding): convert_pt2e stores exactly the chosen integers on the
+    weight observers' unchanged per-channel scales, and the int8 net follows fp32 more closely
+    than round to nearest on inputs whose windows cancel (correlated, non-zero mean)."""
+    import copy
+
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("executorch")
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from convert.formats.executorch import _quantizer
+    from convert.pt2e_rounding import gptq_depthwise, round_prepared
+
+    def _target(m, name):
+        for part in name.split("."):
+            m = getattr(m, part)
+        return m
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = torch.nn.Conv2d(3, 16, 3, padding=1)
+            self.dw = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
+            self.pw = torch.nn.Conv2d(16, 24, 1)
+            self.fc = torch.nn.Linear(24, 5)
+
+        def forward(self, x):
+            x = torch.nn.functional.relu6(self.c1(x))
+            x = self.pw(torch.nn.functional.relu6(self.dw(x)))
+            return self.fc(x.mean((2, 3)))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    base = torch.rand(1, 3, 12, 12)
+    xs = [(base + 0.05 * torch.randn(4, 3, 12, 12),) for _ in range(12)]    # flat-ish frames
+    ref = [net(*x) for x in xs]
+
+    def prepared(model):
+        m = prepare_pt2e(torch.export.export(model, xs[0]).module(), _quantizer(0))
+        for x in xs:
+            m(*x)
+        weights = {n.args[0].target: getattr(m, n.target) for n in m.graph.nodes
+                   if n.op == "call_module" and n.args[0].op == "get_attr"
+                   and getattr(getattr(m, n.target), "ch_axis", None) == 0}
+        return m, {k: (_target(m, k), obs.calculate_qparams()[0].clone()) for k, obs in weights.items()}
+
+    def weight_error(m):        # observers pass values through: this is the weights' rounding alone
+        with torch.no_grad():
+            return sum(float((m(*x) - r).norm() / r.norm()) for x, r in zip(xs, ref)) / len(xs)
+
+    m, weights = prepared(copy.deepcopy(net))
+    with torch.no_grad():                        # round to nearest on the same grid
+        for w, s in weights.values():
+            sc = s.reshape(-1, *([1] * (w.dim() - 1))).to(w.dtype)
+            w.copy_(torch.clamp(torch.round(w / sc), -127, 127) * sc)
+    err_rtn = weight_error(m)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    m, weights = prepared(net)
+    info = round_prepared(m, xs)
+    # the exported graph shares tensors with the model it came from: that model stays float
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    assert info["layers"] == info["of"] == 4 and not info["skipped"]
+    for k, (_, s) in weights.items():            # the new weights sit on the observers' unchanged grid
+        w = _target(m, k)
+        assert torch.equal(getattr(m, next(n.target for n in m.graph.nodes if n.op == "call_module"
+                                           and n.args[0].op == "get_attr" and n.args[0].target == k)
+                                   ).calculate_qparams()[0], s)
+        v = w.detach().reshape(s.numel(), -1).double() / s.double().reshape(-1, 1)
+        assert torch.allclose(v, v.round(), atol=1e-4) and float(v.abs().max()) <= 127 + 1e-4
+    err = weight_error(m)
+    assert err < 0.8 * err_rtn, (err, err_rtn)
+    q = convert_pt2e(m)                          # and it converts to a working int8 graph
+    assert q(*xs[0]).shape == ref[0].shape
+    # the batched depthwise solver equals the one-row solver channel by channel
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(6, 9))
+    xw = rng.normal(size=(6, 200, 9)) + 0.5
+    h = np.einsum("cmk,cml->ckl", xw, xw) / 200
+    s = np.abs(w).max(1) / 127
+    one = np.stack([gptq(w[c:c + 1], h[c], s[c:c + 1], act_order=False)[0] for c in range(6)])
+    np.testing.assert_array_equal(gptq_depthwise(w, h, s), one)
