@@ -85,10 +85,17 @@ def _top_k_list(values: list, k: int) -> list:
     return [(i, values[i]) for i in order]
 
 
+_EXACT_IN_FLOAT64 = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def biased_argmax(action_logits: Any, bias: Any = None, num_actions: int | None = None) -> int:
     """The decision rule (STREAMING.md, Budget): ``argmax(action_logits − bias)`` in float64,
     the lowest index on ties; a NaN is a ValueError. Used by the controller and the budget."""
-    z = np.asarray(action_logits, dtype=np.float64).reshape(-1)
+    if bias is None and type(action_logits) is np.ndarray and action_logits.dtype in _EXACT_IN_FLOAT64:
+        # float32 -> float64 is exact and keeps the order, ties and NaN positions: no cast needed
+        z = action_logits.reshape(-1)
+    else:
+        z = np.asarray(action_logits, dtype=np.float64).reshape(-1)
     if num_actions is not None and z.shape[0] != num_actions:
         raise ValueError(f"expected {num_actions} action logits, got {z.shape[0]}")
     if bias is not None:
