@@ -73,8 +73,9 @@ def top_k_of(scores: np.ndarray, k: int) -> list:
     return list(zip(order, scores[order].tolist()))
 
 
-# Up to this many classes top-k sorts a Python list (no numpy call costs more than the sort);
-# above it numpy's argsort wins.
+# Up to this many classes, softmax's last steps, top-k and the hysteresis work on a list of
+# Python floats: sorting a short list costs less than the numpy calls it replaces; above it
+# numpy's argsort wins.
 _PY_TOP_K_MAX = 64
 
 
