@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import reduce
+from operator import add
 from typing import Any, Sequence
 
 import numpy as np
@@ -36,9 +38,21 @@ class ControllerResult:
 def softmax64(m: np.ndarray) -> np.ndarray:
     """Softmax in float64 as STREAMING.md spells it: subtract max, exp, divide by the sum
     (summed in index order)."""
-    z = np.exp(m - m.max())
+    z = np.exp(m - np.maximum.reduce(m, axis=None))   # = m.max(), without the method's wrapper
     z /= z.cumsum()[-1]
     return z
+
+
+def _softmax64_and_list(m: np.ndarray) -> tuple:
+    """``softmax64(m)`` of a short vector and the same values as a list of Python floats, with
+    fewer numpy calls: Python's max, left-to-right sum (``reduce(add)``, the order of
+    ``cumsum``) and division give the same doubles as numpy's. With a NaN, or an infinity that
+    makes one, the sum is NaN and every score is NaN, as in :func:`softmax64`."""
+    z = np.exp(m - max(m.tolist()))
+    exps = z.tolist()
+    total = reduce(add, exps)
+    z /= total
+    return z, [v / total for v in exps]
 
 
 def sigmoid64(m: np.ndarray) -> np.ndarray:
@@ -59,10 +73,30 @@ def top_k_of(scores: np.ndarray, k: int) -> list:
     return list(zip(order, scores[order].tolist()))
 
 
+# Up to this many classes, softmax's last steps, top-k and the hysteresis work on a list of
+# Python floats: sorting a short list costs less than the numpy calls it replaces; above it
+# numpy's argsort wins.
+_PY_TOP_K_MAX = 64
+
+
+def _top_k_list(values: list, k: int) -> list:
+    """:func:`top_k_of` of scores given as a list of floats free of NaN: Python's sort is stable,
+    also with ``reverse=True``, so equal scores keep the lower index first."""
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:k]
+    return [(i, values[i]) for i in order]
+
+
+_EXACT_IN_FLOAT64 = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def biased_argmax(action_logits: Any, bias: Any = None, num_actions: int | None = None) -> int:
     """The decision rule (STREAMING.md, Budget): ``argmax(action_logits − bias)`` in float64,
     the lowest index on ties; a NaN is a ValueError. Used by the controller and the budget."""
-    z = np.asarray(action_logits, dtype=np.float64).reshape(-1)
+    if bias is None and type(action_logits) is np.ndarray and action_logits.dtype in _EXACT_IN_FLOAT64:
+        # float32 -> float64 is exact and keeps the order, ties and NaN positions: no cast needed
+        z = action_logits.reshape(-1)
+    else:
+        z = np.asarray(action_logits, dtype=np.float64).reshape(-1)
     if num_actions is not None and z.shape[0] != num_actions:
         raise ValueError(f"expected {num_actions} action logits, got {z.shape[0]}")
     if bias is not None:
@@ -122,13 +156,21 @@ class StreamingController:
     def clear(self) -> None:
         self.skip_remaining = 0
         self.skip_action = -1
-        self._window: deque = deque(maxlen=self.window)
+        # The window: one flag per entry (True = non-empty), oldest first, and the non-empty
+        # entries' float64 logits as the contiguous rows _rows[_lo:_hi], in time order. The mean
+        # is then one reduction over axis 0, which numpy computes row after row (the time-order
+        # sum; see _window_sum). Twice the window's rows, so the live rows move to the front only
+        # once every `window` appends.
+        self._flags: deque = deque(maxlen=self.window)
+        self._rows = np.empty((2 * self.window, self.num_classes), np.float64)
+        self._lo = self._hi = 0
         self._same = False          # the window's entries are those self.scores was computed from
         self.displayed: int | None = None
         self.candidate: int | None = None
         self.count = 0
         self.scores: np.ndarray | None = None
         self.top: list = []
+        self._score_list: Any = None   # self.scores as a list (few classes) or the array itself
 
     @property
     def needs_frame(self) -> bool:
@@ -138,9 +180,24 @@ class StreamingController:
     def resize_window(self, window: int) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
+        kept = list(self._window)[-int(window):]
         self.window = int(window)
-        self._window = deque(self._window, maxlen=self.window)
+        self._flags = deque(maxlen=self.window)
+        self._rows = np.empty((2 * self.window, self.num_classes), np.float64)
+        self._lo = self._hi = 0
+        for e in kept:
+            if e is None:
+                self._flags.append(False)
+            else:
+                self._push(e)
         self._same = False
+
+    @property
+    def _window(self) -> list:
+        """The window's entries, oldest first: a float64 vector of class logits, or None for an
+        empty entry (skip, skipped)."""
+        rows = iter(self._rows[self._lo:self._hi].copy())
+        return [next(rows) if f else None for f in self._flags]
 
     # ------------------------------------------------------------------ steps
     def skipped(self) -> ControllerResult:
@@ -169,10 +226,10 @@ class StreamingController:
             return self._finish("skip", a)
         if class_logits is None:
             raise ValueError(f"resolution action {a} needs class logits")
-        e = np.array(class_logits, dtype=np.float64).reshape(-1)
+        e = np.asarray(class_logits).reshape(-1)
         if e.shape[0] != self.num_classes:
             raise ValueError(f"expected {self.num_classes} class logits, got {e.shape[0]}")
-        self._window.append(e)
+        self._push(e)
         self._same = False
         return self._finish("resolution", a)
 
@@ -197,44 +254,76 @@ class StreamingController:
         return self.commit(a, low_logits if a == self.L - 1 else None)
 
     def current_scores(self) -> np.ndarray | None:
-        acc = None   # mean_in_order of the window's entries, in one pass over the window
-        n = 0
-        for e in self._window:
-            if e is not None:
-                if acc is None:
-                    acc = e.copy()
-                else:
-                    acc += e
-                n += 1
-        if acc is None:
+        n = self._hi - self._lo
+        if n == 0:
             return None
-        m = acc / n
+        m = self._window_sum()
+        m /= n
         return sigmoid64(m) if self.multi_label else softmax64(m)
+
+    def _window_sum(self) -> np.ndarray:
+        """:func:`mean_in_order`'s sum of the non-empty entries, in time order. numpy reduces
+        axis 0 of a C-contiguous block row after row (``acc += row``); only a single column is
+        reduced as one contiguous run, pairwise, so one class takes the running sum instead."""
+        live = self._rows[self._lo:self._hi]
+        if self.num_classes == 1:
+            return np.add.accumulate(live, axis=0)[-1]
+        return np.add.reduce(live, axis=0)
+
+    def _push(self, e: np.ndarray) -> None:
+        """A non-empty entry (cast to float64 into the next row)."""
+        if self._hi == self._rows.shape[0]:   # no row left: the live rows move to the front
+            n = self._hi - self._lo
+            self._rows[:n] = self._rows[self._lo:self._hi]
+            self._lo, self._hi = 0, n
+        self._rows[self._hi] = e   # first: values that are no numbers fail before the window moves
+        self._hi += 1
+        w = self._flags
+        if len(w) == w.maxlen and w[0]:
+            self._lo += 1   # the oldest entry, non-empty, leaves the window
+        w.append(True)
 
     def _append_empty(self) -> None:
         """An empty entry; the scores stay valid unless it pushes a non-empty one out."""
-        w = self._window
-        if len(w) == w.maxlen and w[0] is not None:
+        w = self._flags
+        if len(w) == w.maxlen and w[0]:
+            self._lo += 1
             self._same = False
-        w.append(None)
+        w.append(False)
 
     def _finish(self, kind: str, action: int) -> ControllerResult:
         if self._same and self.scores is not None:   # same entries: the same scores and top-k
             s, top = self.scores, self.top
-            self._hysteresis(s, top[0][0])
+            self._hysteresis(self._score_list, top[0][0])
             return ControllerResult(kind, action, s, top, self.displayed)
         self._same = True
-        s = self.current_scores()
-        if s is None:
+        n = self._hi - self._lo
+        if n == 0:
             # no scores: the displayed label is held, the hysteresis count untouched
             self.scores, self.top = None, []
             return ControllerResult(kind, action, None, [], self.displayed)
-        top = top_k_of(s, self.top_k)
-        self._hysteresis(s, top[0][0])
+        m = self._window_sum()
+        m /= n
+        if self.num_classes > _PY_TOP_K_MAX:
+            s = sigmoid64(m) if self.multi_label else softmax64(m)
+            values = None
+        elif self.multi_label:
+            s = sigmoid64(m)
+            values = s.tolist()
+        else:   # few classes: the scores also as a list, read by top-k and the hysteresis
+            s, values = _softmax64_and_list(m)
+        total = sum(values) if values is not None else None
+        if total is not None and total == total:   # the scores lie in [0, 1]: NaN-free
+            top = _top_k_list(values, self.top_k)
+        else:
+            top = top_k_of(s, self.top_k)
+        self._score_list = s if values is None else values
+        self._hysteresis(self._score_list, top[0][0])
         self.scores, self.top = s, top
         return ControllerResult(kind, action, s, top, self.displayed)
 
-    def _hysteresis(self, s: np.ndarray, top1: int) -> None:
+    def _hysteresis(self, s: Any, top1: int) -> None:
+        """s: the scores (array or list, indexed by class)."""
         if self.displayed is None:
             self.displayed, self.candidate, self.count = top1, None, 0
             return

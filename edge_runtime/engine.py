@@ -329,6 +329,7 @@ class StepEngine:
         self.h = np.zeros((self.B, m.hidden), np.float32)
         self.c = np.zeros((self.B, m.hidden), np.float32)
         self._low_acc = np.zeros((self.B, m.num_classes), np.float64)
+        self._low_rows = list(self._low_acc)   # its rows as views: one stream's in-place add
         self._low_n = [0] * self.B
         self.t_index = [0] * self.B                      # sampled frames since clear(), per stream
         self.reset_telemetry()
@@ -439,6 +440,8 @@ class StepEngine:
         """:meth:`tick` on checked, sorted stream ids."""
         if t0 is None:
             t0 = time.perf_counter()
+        if len(ids) == 1 and (self.branch is None or self.branch == self.L - 1):
+            return self._tick_one(ids[0], frames, decode_ms, t, t0)
         adaptive = self.mode == "adaptive"
         ctrls = self.ctrls
         dec = [i for i in ids if not adaptive or ctrls[i].skip_remaining == 0]
@@ -462,6 +465,29 @@ class StepEngine:
         step_ms = (time.perf_counter() - t0) * 1000.0
         ms["step"] = step_ms
         return self._events(ids, res, ms, step_ms + (decode_ms or 0.0), t)
+
+    def _tick_one(self, i: int, frames: Mapping[int, Any], decode_ms: float | None,
+                  t: Mapping[int, float] | None, t0: float) -> dict[int, StepEvent]:
+        """:meth:`_tick` of one stream in a mode that runs the policy (a one-stream pipeline's
+        every tick): no lists of deciding streams."""
+        ctrl = self.ctrls[i]
+        res: dict[int, tuple] = {}
+        ms: dict[str, float] = {}
+        if self.mode == "adaptive" and ctrl.skip_remaining != 0:
+            res[i] = (ctrl.skipped(), 0.0, None)
+            if decode_ms is not None:
+                ms["decode"] = float(decode_ms)
+        else:
+            frame = frames[i]
+            if frame is None:
+                raise ValueError(self._need_frame_msg(i))
+            view = self._view(i, frame)
+            if decode_ms is not None:
+                ms["decode"] = float(decode_ms)
+            self._policy_tick_one(i, view, res, ms)
+        step_ms = (time.perf_counter() - t0) * 1000.0
+        ms["step"] = step_ms
+        return self._events([i], res, ms, step_ms + (decode_ms or 0.0), t)
 
     def _need_frame_msg(self, i: int) -> str:
         return (f"stream {i}: this step is a decision step and needs a frame "
@@ -497,6 +523,9 @@ class StepEngine:
     def _policy_tick(self, dec: list[int], views: list, res: dict, ms: dict) -> None:
         e, ctrls, pc = self.engines, self.ctrls, time.perf_counter
         n = len(dec)
+        if n == 1:
+            self._policy_tick_one(dec[0], views[0], res, ms)
+            return
         full = n == self.B
         if not full:
             lo = dec[0]
@@ -568,6 +597,60 @@ class StepEngine:
                            "backbone": None if bb is None else {"id": bb, "class_logits": branch_logits[k].copy()}}
             res[i] = (ctrls[i].settle(a, low_logits[k], branch_logits[k]), cost[a], outputs)
 
+    def _policy_tick_one(self, i: int, view: SquareViews, res: dict, ms: dict) -> None:
+        """:meth:`_policy_tick` for one deciding stream: the same calls and numbers without the
+        batch bookkeeping (row selections, sorting actions), which would cost a one-stream tick
+        more than the host work it does."""
+        e, ctrl, pc = self.engines, self.ctrls[i], time.perf_counter
+        top = self.L - 1
+        ta = pc()
+        low = view.get(e.sizes[-1])[None]
+        tb = pc()
+        one = self.B == 1
+        out = e.policy.run({"frame": low, "h": self.h if one else self.h[i:i + 1],
+                            "c": self.c if one else self.c[i:i + 1]})
+        tc = pc()
+        resize_ms = (tb - ta) * 1000.0
+        policy_ms = (tc - tb) * 1000.0
+        low_logits = out["class_logits"].reshape(-1)
+        if one:   # the state is the engine's output (consumed by the next call)
+            self.h = out["h"].reshape(1, -1)
+            self.c = out["c"].reshape(1, -1)
+        else:     # copied: a later call on other rows must not touch this one
+            self.h[i] = out["h"].reshape(-1)
+            self.c[i] = out["c"].reshape(-1)
+        self._low_rows[i] += low_logits
+        self._low_n[i] += 1
+        acc_art = self.accounting.record_artifact
+        acc_art("policy", policy_ms, 1)
+        a_logits = out["action_logits"].reshape(-1)
+        if self.mode == "adaptive":
+            a = ctrl.choose(a_logits, self.budget.bias() if self.budget is not None else None)
+        else:
+            a = top
+        branch_logits = None
+        backbone_ms = 0.0
+        if a < top:
+            td = pc()
+            big = view.get(e.sizes[a])[None]
+            te = pc()
+            bout = e.backbones[a].run({"frame": big})
+            tf = pc()
+            resize_ms += (te - td) * 1000.0
+            backbone_ms = (tf - te) * 1000.0
+            acc_art(self._bb_ids[a], backbone_ms, 1)
+            branch_logits = bout["class_logits"].reshape(-1)
+        ms["resize"] = resize_ms
+        ms["policy"] = policy_ms
+        ms["backbone"] = backbone_ms
+        outputs = None
+        if self.record_outputs:
+            bb = self._bb_ids[a] if a < top else None
+            outputs = {"policy": {"action_logits": a_logits.copy(), "class_logits": low_logits.copy(),
+                                  "h": self.h[i].copy(), "c": self.c[i].copy()},
+                       "backbone": None if bb is None else {"id": bb, "class_logits": branch_logits.copy()}}
+        res[i] = (ctrl.settle(a, low_logits, branch_logits), self._cost[a], outputs)
+
     def _events(self, ids: list[int], res: dict, ms: dict, total_ms: float,
                 t: Mapping[int, float] | None) -> dict[int, StepEvent]:
         """Telemetry of the tick (latency, accounting, energy, one budget update) and its events."""
@@ -589,6 +672,7 @@ class StepEngine:
         adaptive = self.mode == "adaptive"
         one = len(ids) == 1
         acc, names, labels, sps = self.accounting, self.names, self.labels, self.seconds_per_step
+        L, skips = self.L, self.ctrls[0].skip_lengths
         events = {}
         for i in ids:
             r, gm, outputs = res[i]
@@ -603,15 +687,17 @@ class StepEngine:
             label = None if r.label is None else labels[r.label]
             self.stream_label[i] = label
             a = r.action
+            # positional, in StepEvent's field order (keywords would cost as much as the rest)
             events[i] = StepEvent(
-                step=self.stream_steps[i], t=float(t[i]) if t is not None and t.get(i) is not None
-                else float(self.t_index[i]) * sps,
-                kind=r.kind, action=a, action_name=names[a],
-                resolution=self.sizes[a] if a < self.L else None,
-                skip=self.ctrls[i].skip_lengths[a - self.L] if a >= self.L else None,
-                top_k=[(labels[c], s) for c, s in r.top], label=label,
-                ms=ms if one else dict(ms), gmacs=gm, top=r.top, scores=r.scores, lam=lam,
-                power_mw=power_mw, energy_mj=energy, battery_pct=battery, outputs=outputs, stream=i)
+                self.stream_steps[i],                                       # step
+                float(t[i]) if t is not None and t.get(i) is not None
+                else float(self.t_index[i]) * sps,                          # t
+                r.kind, a, names[a],                                        # kind, action, action_name
+                self.sizes[a] if a < L else None,                           # resolution
+                skips[a - L] if a >= L else None,                           # skip
+                [(labels[c], s) for c, s in r.top], label,                  # top_k, label
+                ms if one else dict(ms), gm, r.top, r.scores, lam,          # ms, gmacs, top, scores, lam
+                power_mw, energy, battery, outputs, i)                      # ..., outputs, stream
             self.stream_steps[i] += 1
             self.t_index[i] += 1
         self.steps += 1

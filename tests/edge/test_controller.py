@@ -301,3 +301,42 @@ def test_scores_kept_across_empty_entries_equal_a_fresh_computation():
         want = softmax64(mean_in_order(entries))
         assert r.scores is not None and np.array_equal(r.scores, want), i
         assert [k for k, _ in r.top] == [int(k) for k in np.argsort(-want, kind="stable")[:c.top_k]]
+
+
+@pytest.mark.parametrize("C", [1, 2, 6, 65, 200])
+@pytest.mark.parametrize("multi", [False, True])
+def test_window_rows_give_the_time_order_mean_bit_for_bit(C, multi):
+    """The window's non-empty entries kept as rows and reduced at once equal summing them in time
+    order then dividing (mean_in_order), for any class count, across window resizes; top-k and the
+    label follow the same scores."""
+    from edge_runtime.controller import mean_in_order, sigmoid64
+    rng = np.random.default_rng(C)
+    c = ctrl(window=7, C=C, multi_label=multi)
+    for i in range(600):
+        if i in (200, 400):
+            c.resize_window(3 if i == 200 else 11)
+        if not c.needs_frame:
+            r = c.skipped()
+        else:
+            a = int(rng.integers(0, c.num_actions))
+            scale = 10.0 ** float(rng.integers(-3, 3))
+            r = c.commit(a, (rng.standard_normal(C) * scale).astype(np.float32) if a < c.L else None)
+        entries = [e for e in c._window if e is not None]
+        if not entries:
+            assert r.scores is None
+            continue
+        m = mean_in_order(entries)
+        want = sigmoid64(m) if multi else softmax64(m)
+        assert np.array_equal(r.scores, want), i
+        assert np.array_equal(c.current_scores(), want), i
+        order = [int(k) for k in np.argsort(-want, kind="stable")[:c.top_k]]
+        assert [k for k, _ in r.top] == order and [s for _, s in r.top] == want[order].tolist()
+
+
+def test_nan_logits_give_nan_scores_and_index_order():
+    c = ctrl(window=3, C=5)
+    x = onehot(2)
+    x[3] = np.nan
+    r = c.commit(0, x)
+    assert np.isnan(r.scores).all()
+    assert [k for k, _ in r.top] == [0, 1, 2]
