@@ -142,7 +142,7 @@ async function loop(m, video) {
     n += 1; gmacs += ev.gmacs;
     if (ev.kind !== "skipped") lat.push(ev.ms.step);
     if (lat.length > 200) lat.shift();
-    state.events.push({ step: ev.step, kind: ev.kind, action: ev.action, label: ev.label, top: ev.top, ms: ev.ms,
+    state.events.push({ step: ev.step, t: ev.t, kind: ev.kind, action: ev.action, label: ev.label, top: ev.top, ms: ev.ms,
       ...(record ? { action_logits: ev.action_logits && Array.from(ev.action_logits), class_logits: ev.class_logits && Array.from(ev.class_logits) } : {}) });
     if (state.events.length > 5000) state.events.shift();
     view.event(ev);
