@@ -11,15 +11,13 @@ chosen resolution or skip, fps, ms per stage, GMACs per frame); ``q`` or Esc qui
 ``--headless`` every step is one JSON line on stdout, and a final ``{"summary": ...}`` line
 holds latency p50/p95 per stage, the action histogram, GMACs per frame against the uniform
 baseline, measured ms per GMAC per network and energy where the device reports power.
-``--json-out`` writes that summary to a file; with ``--summary-every S`` also every S seconds
-while the run goes on (``"running": true``), for a dashboard, or so a power cut keeps the latest.
+``--json-out`` writes that summary to a file (``--summary-every S``: also while running).
 ``--serve [HOST:]PORT`` serves a browser view of the run (``edge_runtime.serve``): the overlaid
 stream, label, top-k, policy strip and stats, with target fps / mW, clear and pause controls; on
 127.0.0.1 unless a host is given, which then needs a token (``--serve-token``, or one generated
 and printed at start).
-``--precision auto`` (the default) runs the fastest precision that passed validation at export and
-says which on stderr (``edge_runtime.precision``); artifacts marked failed are refused unless
-``--allow-failed``.
+``--precision auto`` (the default) runs the fastest precision that passed validation at export
+(``edge_runtime.precision``); artifacts marked failed need ``--allow-failed``.
 Bad inputs (manifest, artifacts, backend, precision, source) print one message on stderr and exit
 with status 2.
 
@@ -27,17 +25,11 @@ Ctrl-C and SIGTERM (``systemctl stop``, ``docker stop``) end the run with its su
 ``--record`` file grows under a hidden ``.<name>.partial`` name and replaces ``--record`` only when
 finished, so it is always playable and an earlier recording is never half-overwritten.
 
-A source that fails for good after the run has started (a camera or stream gone after its
-reconnect attempts) ends the run with its message on stderr, the summary of the steps made so far
-(stdout, ``--json-out``; its ``error`` says why) and exit status 3, so a supervisor can restart it.
-
-Several ``--source`` (``--source cam0 --source rtsp://… --source clip.mp4``) run as streams of one
-batched step engine (``edge_runtime.engine``), in the same loop as one: the window (and
-``--record``) shows a grid with one overlaid cell per stream. Events and the summary have one
-shape for any number of sources (docs/EVENTS.md): each JSON line carries its ``stream``, the
-summary one entry per stream and the latency per tick. A stream whose source ends, or fails for
-good (a camera gone after its reconnect attempts), drops out with a message on stderr and an
-``error`` in its summary; the run ends with the last one, with exit status 3 when a stream failed.
+A source that fails for good (a camera or stream gone after its reconnect attempts) ends its
+stream with a message on stderr and an ``error`` in the summary; the run ends with the last stream
+(exit status 3 when one failed, so a supervisor can restart it). Several ``--source`` run as
+streams of one batched step engine (``edge_runtime.engine``) in the same loop, shown as a grid;
+events and the summary have one shape for any number of sources (docs/EVENTS.md).
 """
 
 from __future__ import annotations
