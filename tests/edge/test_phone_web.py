@@ -298,3 +298,36 @@ fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.json()).t
            "the page to run offline")
     assert b.js("return arnet.error;") is None, b.js("return arnet.error;")
     b.screenshot(SHOTS / "offline.png")
+
+
+def test_bench_turns_clips_into_the_fake_cameras_y4m_and_measures_steady_fps(tmp_path):
+    """android_demo/web/bench.py: --video clips become one 4:2:0 y4m (centre square, every frame
+    of every clip in order), and a page run's fps leaves out its first steps."""
+    cv2 = pytest.importorskip("cv2")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("web_bench", WEB / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for name, frames in (("a.avi", 5), ("b.avi", 3)):
+        w = cv2.VideoWriter(str(tmp_path / name), cv2.VideoWriter_fourcc(*"MJPG"), 24, (64, 48))
+        for i in range(frames):
+            w.write(np.full((48, 64, 3), 20 * i, np.uint8))
+        w.release()
+    path, n = bench.video_to_y4m(tmp_path, tmp_path / "out.y4m", size=32)
+    data = path.read_bytes()
+    head, _, body = data.partition(b"\n")
+    assert head.startswith(b"YUV4MPEG2 W32 H32 F24:1") and n == 8
+    frame = len(b"FRAME\n") + 32 * 32 * 3 // 2
+    assert len(body) == n * frame and body.count(b"FRAME\n") >= n
+    luma = [body[k * frame + 6] for k in range(n)]          # first Y sample of each frame: a's ramp, then b's
+    assert luma[0] < luma[4] and luma[5] < luma[4]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no video files"):
+        bench.video_to_y4m(tmp_path / "empty", tmp_path / "x.y4m")
+    ev = [{"t": 10.0 + (0 if k < 5 else k * 0.01), "kind": "resolution" if k % 4 else "skip", "ms": 2.0}
+          for k in range(45)]
+    st = bench.steady({"events": ev, "stats": {"gmacs_per_frame": 0.1, "uniform_gmacs_per_frame": 0.4}}, 5)
+    assert st["fps"] == pytest.approx(100.0) and st["step_ms_p50"] == 2.0
+    assert st["skipped_or_skip"] == pytest.approx(10 / 40)
+    with pytest.raises(RuntimeError, match="fewer than --warmup"):
+        bench.steady({"events": ev[:6], "stats": {}}, 5)
