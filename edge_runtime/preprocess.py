@@ -44,13 +44,23 @@ def center_square(frame: np.ndarray) -> np.ndarray:
     return frame[y:y + s, x:x + s]
 
 
+_cv2 = None   # OpenCV, imported on the first resize (importing this module does not need it)
+
+
+def _opencv():
+    global _cv2
+    import cv2
+    _cv2 = cv2
+    return cv2
+
+
 def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarray | None = None,
                  levels: list | None = None) -> np.ndarray:
     """Resize a uint8 HxWx3 image (any aspect) to size x size with ``method``.
 
     levels: ``pyramid`` only — the image's halvings so far (``levels[0]`` is ``img``); reused and
     extended in place, so several sizes of one image share them (:class:`SquareViews`)."""
-    import cv2
+    cv2 = _cv2 or _opencv()
     h, w = img.shape[:2]
     if h == size and w == size:
         if dst is None:
@@ -66,7 +76,8 @@ def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarr
     while min(h, w) >= 2 * size:
         h, w, k = h // 2, w // 2, k + 1
         if k == len(levels):
-            levels.append(cv2.resize(img[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA))
+            src = img if img.shape[0] == 2 * h and img.shape[1] == 2 * w else img[:2 * h, :2 * w]
+            levels.append(cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA))
         img = levels[k]
     if h == size and w == size:
         if dst is None:
@@ -89,12 +100,22 @@ class SquareViews:
     __slots__ = ("method", "levels")
 
     def __init__(self, square: np.ndarray, method: str = "area") -> None:
-        self.method = check_resize_method(method)
+        self.method = method if method in RESIZE_METHODS else check_resize_method(method)
         self.levels = [square]
 
     def get(self, size: int, dst: np.ndarray | None = None) -> np.ndarray:
         """The size x size view (written into ``dst`` when given, e.g. a row of a batch)."""
-        return resize_image(self.levels[0], size, self.method, dst=dst, levels=self.levels)
+        levels = self.levels
+        if dst is None and len(levels) > 1:
+            # A halving already made at exactly this size is the view resize_image returns (every
+            # level before it is at least twice as big); level j of a square is level 1's side
+            # halved j - 1 times, which finds the one candidate.
+            j = (levels[1].shape[0] // size).bit_length()
+            if 0 < j < len(levels):   # (level 0 is the caller's array: resize_image copies it)
+                v = levels[j]
+                if v.shape[0] == size and v.shape[1] == size:
+                    return v
+        return resize_image(levels[0], size, self.method, dst=dst, levels=levels)
 
 
 def resize_square(square: np.ndarray, size: int, method: str = "area") -> np.ndarray:
