@@ -60,6 +60,8 @@ def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarr
 
     levels: ``pyramid`` only — the image's halvings so far (``levels[0]`` is ``img``); reused and
     extended in place, so several sizes of one image share them (:class:`SquareViews`)."""
+    # cv2.resize's arguments are given by position (dst, fx = fy = 0: the size is dsize): the
+    # binding's keyword parsing is a noticeable share of a small resize's time
     cv2 = _cv2 or _opencv()
     h, w = img.shape[:2]
     if h == size and w == size:
@@ -68,7 +70,7 @@ def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarr
         dst[...] = img
         return dst
     if method == "area":
-        return cv2.resize(img, (size, size), dst=dst, interpolation=cv2.INTER_AREA)
+        return cv2.resize(img, (size, size), dst, 0, 0, cv2.INTER_AREA)
     if method != "pyramid":
         check_resize_method(method)
     levels = [img] if levels is None else levels
@@ -77,14 +79,14 @@ def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarr
         h, w, k = h // 2, w // 2, k + 1
         if k == len(levels):
             src = img if img.shape[0] == 2 * h and img.shape[1] == 2 * w else img[:2 * h, :2 * w]
-            levels.append(cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA))
+            levels.append(cv2.resize(src, (w, h), None, 0, 0, cv2.INTER_AREA))
         img = levels[k]
     if h == size and w == size:
         if dst is None:
             return img
         dst[...] = img
         return dst
-    return cv2.resize(img, (size, size), dst=dst, interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(img, (size, size), dst, 0, 0, cv2.INTER_LINEAR)
 
 
 class SquareViews:
@@ -115,7 +117,7 @@ class SquareViews:
                 v = levels[j]
                 if v.shape[0] == size and v.shape[1] == size:
                     return v
-        return resize_image(levels[0], size, self.method, dst=dst, levels=levels)
+        return resize_image(levels[0], size, self.method, dst, levels)
 
 
 def resize_square(square: np.ndarray, size: int, method: str = "area") -> np.ndarray:
