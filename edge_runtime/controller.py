@@ -43,19 +43,23 @@ def softmax64(m: np.ndarray) -> np.ndarray:
     return z
 
 
-def _softmax64_and_list(m: np.ndarray) -> tuple:
+def _softmax64_and_list(m: np.ndarray, scalar: np.ndarray) -> tuple:
     """``softmax64(m)`` of a short vector, computed in ``m`` itself (the caller's scratch), the
     same values as a list of Python floats, and the exponentials' sum, with fewer numpy calls:
-    Python's max, left-to-right sum (``reduce(add)``, the order of ``cumsum``) and division give
-    the same doubles as numpy's. With a NaN, or an infinity that makes one, the sum is NaN and
-    every score is NaN, as in :func:`softmax64`; otherwise every exponential lies in [0, 1] (one
-    is 1), so a sum that is no NaN also says that no score is NaN."""
-    m -= max(m.tolist())
+    Python's max and left-to-right sum (``reduce(add)``, the order of ``cumsum``) give the same
+    doubles as numpy's. With a NaN, or an infinity that makes one, the sum is NaN and every score
+    is NaN, as in :func:`softmax64`; otherwise every exponential lies in [0, 1] (one is 1), so a
+    sum that is no NaN also says that no score is NaN.
+
+    scalar: a 0-d float64 scratch array that carries the max and the sum into numpy (the same
+    float64 operation as a Python float operand, which numpy converts at a higher cost per call)."""
+    scalar[()] = max(m.tolist())
+    m -= scalar
     np.exp(m, out=m)
-    exps = m.tolist()
-    total = reduce(add, exps)
-    m /= total
-    return m, [v / total for v in exps], total
+    total = reduce(add, m.tolist())
+    scalar[()] = total
+    m /= scalar
+    return m, m.tolist(), total
 
 
 def sigmoid64(m: np.ndarray) -> np.ndarray:
@@ -187,6 +191,7 @@ class StreamingController:
         self.scores: np.ndarray | None = None
         self.top: list = []
         self._score_list: Any = None   # self.scores as a list (few classes) or the array itself
+        self._scalar = np.zeros((), np.float64)   # scratch: one float64 operand of the scores' numpy ops
 
     @property
     def needs_frame(self) -> bool:
@@ -320,8 +325,11 @@ class StreamingController:
             # no scores: the displayed label is held, the hysteresis count untouched
             self.scores, self.top = None, []
             return ControllerResult(kind, action, None, [], self.displayed)
-        m = self._window_sum()
-        m /= n
+        # _window_sum(), its usual case inline (a call is a noticeable share of this step)
+        m = np.add.reduce(self._rows[self._lo:self._hi], axis=0) if self.num_classes != 1 else self._window_sum()
+        scalar = self._scalar
+        scalar[()] = n   # n as a 0-d float64 array: the same division, a cheaper numpy call
+        m /= scalar
         if self.num_classes > _PY_TOP_K_MAX:
             s = sigmoid64(m) if self.multi_label else softmax64(m)
             values = None
@@ -330,7 +338,7 @@ class StreamingController:
             values = s.tolist()
             total = sum(values)
         else:   # few classes: the scores also as a list, read by top-k and the hysteresis
-            s, values, total = _softmax64_and_list(m)
+            s, values, total = _softmax64_and_list(m, scalar)
         if values is not None and total == total:   # no score is NaN
             top = _top_k_list(values, self.top_k)
         else:
