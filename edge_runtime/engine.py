@@ -382,6 +382,8 @@ class StepEngine:
 
     # ------------------------------------------------------------------ state
     def _check(self, i: int) -> int:
+        if type(i) is int and 0 <= i < self.B:   # the usual stream id, as it is
+            return i
         if not 0 <= int(i) < self.B:
             raise ValueError(f"stream {i} does not exist; streams are 0..{self.B - 1}")
         return int(i)
