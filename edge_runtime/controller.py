@@ -107,7 +107,7 @@ def biased_argmax(action_logits: Any, bias: Any = None, num_actions: int | None 
         # A short vector as Python floats: max() keeps the first of equal values and index()
         # finds the first equal one, numpy's argmax and its ties. A sum that is NaN means a NaN
         # (or +inf and -inf): numpy's path below says which.
-        z = action_logits.reshape(-1)
+        z = action_logits.ravel()   # a view of an engine's contiguous output (a copy otherwise)
         if z.shape[0] <= _PY_TOP_K_MAX:
             values = z.tolist()
             if num_actions is not None and len(values) != num_actions:

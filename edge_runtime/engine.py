@@ -627,7 +627,7 @@ class StepEngine:
         tc = pc()
         resize_ms = (tb - ta) * 1000.0
         policy_ms = (tc - tb) * 1000.0
-        low_logits = out["class_logits"].reshape(-1)
+        low_logits = out["class_logits"].ravel()   # a view of a contiguous output
         if one:   # the state is the engine's output (consumed by the next call)
             h, c = out["h"], out["c"]
             self.h = h if h.shape == self._state_shape else h.reshape(1, -1)
@@ -655,7 +655,7 @@ class StepEngine:
             resize_ms += (te - td) * 1000.0
             backbone_ms = (tf - te) * 1000.0
             acc_art(self._bb_ids[a], backbone_ms, 1)
-            branch_logits = bout["class_logits"].reshape(-1)
+            branch_logits = bout["class_logits"].ravel()
         ms["resize"] = resize_ms
         ms["policy"] = policy_ms
         ms["backbone"] = backbone_ms
