@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from functools import reduce
-from operator import add
+from operator import add, itemgetter
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,16 +43,23 @@ def softmax64(m: np.ndarray) -> np.ndarray:
     return z
 
 
-def _softmax64_and_list(m: np.ndarray) -> tuple:
-    """``softmax64(m)`` of a short vector and the same values as a list of Python floats, with
-    fewer numpy calls: Python's max, left-to-right sum (``reduce(add)``, the order of
-    ``cumsum``) and division give the same doubles as numpy's. With a NaN, or an infinity that
-    makes one, the sum is NaN and every score is NaN, as in :func:`softmax64`."""
-    z = np.exp(m - max(m.tolist()))
-    exps = z.tolist()
-    total = reduce(add, exps)
-    z /= total
-    return z, [v / total for v in exps]
+def _softmax64_and_list(m: np.ndarray, scalar: np.ndarray) -> tuple:
+    """``softmax64(m)`` of a short vector, computed in ``m`` itself (the caller's scratch), the
+    same values as a list of Python floats, and the exponentials' sum, with fewer numpy calls:
+    Python's max and left-to-right sum (``reduce(add)``, the order of ``cumsum``) give the same
+    doubles as numpy's. With a NaN, or an infinity that makes one, the sum is NaN and every score
+    is NaN, as in :func:`softmax64`; otherwise every exponential lies in [0, 1] (one is 1), so a
+    sum that is no NaN also says that no score is NaN.
+
+    scalar: a 0-d float64 scratch array that carries the max and the sum into numpy (the same
+    float64 operation as a Python float operand, which numpy converts at a higher cost per call)."""
+    scalar[()] = max(m.tolist())
+    m -= scalar
+    np.exp(m, out=m)
+    total = reduce(add, m.tolist())
+    scalar[()] = total
+    m /= scalar
+    return m, m.tolist(), total
 
 
 def sigmoid64(m: np.ndarray) -> np.ndarray:
@@ -79,11 +86,14 @@ def top_k_of(scores: np.ndarray, k: int) -> list:
 _PY_TOP_K_MAX = 64
 
 
+_SCORE = itemgetter(1)
+
+
 def _top_k_list(values: list, k: int) -> list:
     """:func:`top_k_of` of scores given as a list of floats free of NaN: Python's sort is stable,
-    also with ``reverse=True``, so equal scores keep the lower index first."""
-    order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:k]
-    return [(i, values[i]) for i in order]
+    also with ``reverse=True``, so equal scores keep the lower index first. The (index, score)
+    pairs are sorted themselves, by score: no second pass to build them."""
+    return sorted(enumerate(values), key=_SCORE, reverse=True)[:k]
 
 
 _EXACT_IN_FLOAT64 = (np.dtype(np.float32), np.dtype(np.float64))
@@ -93,8 +103,18 @@ def biased_argmax(action_logits: Any, bias: Any = None, num_actions: int | None 
     """The decision rule (STREAMING.md, Budget): ``argmax(action_logits − bias)`` in float64,
     the lowest index on ties; a NaN is a ValueError. Used by the controller and the budget."""
     if bias is None and type(action_logits) is np.ndarray and action_logits.dtype in _EXACT_IN_FLOAT64:
-        # float32 -> float64 is exact and keeps the order, ties and NaN positions: no cast needed
-        z = action_logits.reshape(-1)
+        # float32 -> float64 is exact and keeps the order, ties and NaN positions: no cast needed.
+        # A short vector as Python floats: max() keeps the first of equal values and index()
+        # finds the first equal one, numpy's argmax and its ties. A sum that is NaN means a NaN
+        # (or +inf and -inf): numpy's path below says which.
+        z = action_logits.ravel()   # a view of an engine's contiguous output (a copy otherwise)
+        if z.shape[0] <= _PY_TOP_K_MAX:
+            values = z.tolist()
+            if num_actions is not None and len(values) != num_actions:
+                raise ValueError(f"expected {num_actions} action logits, got {len(values)}")
+            total = sum(values)
+            if total == total:
+                return values.index(max(values))
     else:
         z = np.asarray(action_logits, dtype=np.float64).reshape(-1)
     if num_actions is not None and z.shape[0] != num_actions:
@@ -171,6 +191,7 @@ class StreamingController:
         self.scores: np.ndarray | None = None
         self.top: list = []
         self._score_list: Any = None   # self.scores as a list (few classes) or the array itself
+        self._scalar = np.zeros((), np.float64)   # scratch: one float64 operand of the scores' numpy ops
 
     @property
     def needs_frame(self) -> bool:
@@ -226,7 +247,9 @@ class StreamingController:
             return self._finish("skip", a)
         if class_logits is None:
             raise ValueError(f"resolution action {a} needs class logits")
-        e = np.asarray(class_logits).reshape(-1)
+        e = class_logits
+        if type(e) is not np.ndarray or e.ndim != 1:   # an engine's row is one already
+            e = np.asarray(e).reshape(-1)
         if e.shape[0] != self.num_classes:
             raise ValueError(f"expected {self.num_classes} class logits, got {e.shape[0]}")
         self._push(e)
@@ -302,18 +325,21 @@ class StreamingController:
             # no scores: the displayed label is held, the hysteresis count untouched
             self.scores, self.top = None, []
             return ControllerResult(kind, action, None, [], self.displayed)
-        m = self._window_sum()
-        m /= n
+        # _window_sum(), its usual case inline (a call is a noticeable share of this step)
+        m = np.add.reduce(self._rows[self._lo:self._hi], axis=0) if self.num_classes != 1 else self._window_sum()
+        scalar = self._scalar
+        scalar[()] = n   # n as a 0-d float64 array: the same division, a cheaper numpy call
+        m /= scalar
         if self.num_classes > _PY_TOP_K_MAX:
             s = sigmoid64(m) if self.multi_label else softmax64(m)
             values = None
         elif self.multi_label:
             s = sigmoid64(m)
             values = s.tolist()
+            total = sum(values)
         else:   # few classes: the scores also as a list, read by top-k and the hysteresis
-            s, values = _softmax64_and_list(m)
-        total = sum(values) if values is not None else None
-        if total is not None and total == total:   # the scores lie in [0, 1]: NaN-free
+            s, values, total = _softmax64_and_list(m, scalar)
+        if values is not None and total == total:   # no score is NaN
             top = _top_k_list(values, self.top_k)
         else:
             top = top_k_of(s, self.top_k)

@@ -34,6 +34,8 @@ from edge_runtime.controller import StreamingController, scores_with_fallback
 from edge_runtime.manifest import Manifest, ManifestError, load_manifest
 from edge_runtime.preprocess import SquareViews, ViewBatcher, center_square, default_resize_workers
 
+_UINT8 = np.dtype(np.uint8)
+_NO_TELEMETRY = (None, None, None, None)   # a tick's λ, power, energy, battery without budget or power
 MODES = ("adaptive", "uniform", "smallest")   # the named modes; every model also has uniform@<size>
 UNIFORM_AT = "uniform@"
 
@@ -307,6 +309,7 @@ class StepEngine:
         self.engines = e = engines
         self.manifest, self.mode, self.L = e.manifest, mode, e.L
         self.branch = branch                              # the uniform modes' branch; None: adaptive
+        self._policy_runs = branch is None or branch == e.L - 1   # adaptive or smallest
         self.labels, self.names, self.sizes = e.labels, e.names, e.sizes
         self.seconds_per_step = e.seconds_per_step
         self.B = int(streams)
@@ -326,6 +329,7 @@ class StepEngine:
                                    else int(resize_workers))
         self._cost = [m.action_cost(a) for a in range(len(m.actions))]
         self._bb_ids = [a.backbone for a in m.actions[:self.L]]
+        self._state_shape = (1, m.hidden)                # one stream's LSTM state as the policy gives it
         self.h = np.zeros((self.B, m.hidden), np.float32)
         self.c = np.zeros((self.B, m.hidden), np.float32)
         self._low_acc = np.zeros((self.B, m.num_classes), np.float64)
@@ -378,6 +382,8 @@ class StepEngine:
 
     # ------------------------------------------------------------------ state
     def _check(self, i: int) -> int:
+        if type(i) is int and 0 <= i < self.B:   # the usual stream id, as it is
+            return i
         if not 0 <= int(i) < self.B:
             raise ValueError(f"stream {i} does not exist; streams are 0..{self.B - 1}")
         return int(i)
@@ -432,6 +438,10 @@ class StepEngine:
         its event}. decode_ms: time spent getting this tick's frames (budget, latency); t: the
         sources' timestamps in seconds (default: the stream's step × seconds_per_step)."""
         t0 = time.perf_counter()
+        if len(frames) == 1 and self._policy_runs:
+            for i in frames:
+                i = self._check(i)
+                return self._tick_one(i, frames, decode_ms, t, t0)
         ids = sorted(self._check(i) for i in frames) if len(frames) > 1 else [self._check(i) for i in frames]
         return self._tick(ids, frames, decode_ms, t, t0)
 
@@ -440,7 +450,7 @@ class StepEngine:
         """:meth:`tick` on checked, sorted stream ids."""
         if t0 is None:
             t0 = time.perf_counter()
-        if len(ids) == 1 and (self.branch is None or self.branch == self.L - 1):
+        if len(ids) == 1 and self._policy_runs:
             return self._tick_one(ids[0], frames, decode_ms, t, t0)
         adaptive = self.mode == "adaptive"
         ctrls = self.ctrls
@@ -469,31 +479,36 @@ class StepEngine:
     def _tick_one(self, i: int, frames: Mapping[int, Any], decode_ms: float | None,
                   t: Mapping[int, float] | None, t0: float) -> dict[int, StepEvent]:
         """:meth:`_tick` of one stream in a mode that runs the policy (a one-stream pipeline's
-        every tick): no lists of deciding streams."""
+        every tick): no lists of deciding streams, no dict of results."""
         ctrl = self.ctrls[i]
-        res: dict[int, tuple] = {}
-        ms: dict[str, float] = {}
-        if self.mode == "adaptive" and ctrl.skip_remaining != 0:
-            res[i] = (ctrl.skipped(), 0.0, None)
-            if decode_ms is not None:
-                ms["decode"] = float(decode_ms)
+        if ctrl.skip_remaining != 0 and self.mode == "adaptive":
+            r, gm, outputs = ctrl.skipped(), 0.0, None
+            ms = {} if decode_ms is None else {"decode": float(decode_ms)}
         else:
             frame = frames[i]
             if frame is None:
                 raise ValueError(self._need_frame_msg(i))
             view = self._view(i, frame)
-            if decode_ms is not None:
-                ms["decode"] = float(decode_ms)
-            self._policy_tick_one(i, view, res, ms)
+            ms = {} if decode_ms is None else {"decode": float(decode_ms)}
+            r, gm, outputs = self._decide_one(i, view, ms)
         step_ms = (time.perf_counter() - t0) * 1000.0
         ms["step"] = step_ms
-        return self._events([i], res, ms, step_ms + (decode_ms or 0.0), t)
+        tel = self._tick_end(ms, step_ms + (decode_ms or 0.0))
+        event = self._event(i, r, gm, outputs, ms, step_ms, t, tel)
+        self.steps += 1
+        return {i: event}
 
     def _need_frame_msg(self, i: int) -> str:
         return (f"stream {i}: this step is a decision step and needs a frame "
                 f"(check needs_frame({i}))")
 
     def _view(self, i: int, frame: Any) -> SquareViews:
+        # the usual frame, a uint8 HxWx3 array, needs no conversion: two tests instead of the
+        # general checks (a dtype that is not this very object takes the general path)
+        if type(frame) is np.ndarray and frame.dtype is _UINT8 and frame.ndim == 3:
+            h, w, c = frame.shape
+            if c == 3 and h > 0 and w > 0:
+                return SquareViews(frame if h == w else center_square(frame), self.engines.resize)
         try:
             return SquareViews(center_square(ensure_rgb_uint8(frame)), self.engines.resize)
         except ValueError as e:   # a bad frame: say whose
@@ -524,7 +539,7 @@ class StepEngine:
         e, ctrls, pc = self.engines, self.ctrls, time.perf_counter
         n = len(dec)
         if n == 1:
-            self._policy_tick_one(dec[0], views[0], res, ms)
+            res[dec[0]] = self._decide_one(dec[0], views[0], ms)
             return
         full = n == self.B
         if not full:
@@ -597,10 +612,10 @@ class StepEngine:
                            "backbone": None if bb is None else {"id": bb, "class_logits": branch_logits[k].copy()}}
             res[i] = (ctrls[i].settle(a, low_logits[k], branch_logits[k]), cost[a], outputs)
 
-    def _policy_tick_one(self, i: int, view: SquareViews, res: dict, ms: dict) -> None:
+    def _decide_one(self, i: int, view: SquareViews, ms: dict) -> tuple:
         """:meth:`_policy_tick` for one deciding stream: the same calls and numbers without the
         batch bookkeeping (row selections, sorting actions), which would cost a one-stream tick
-        more than the host work it does."""
+        more than the host work it does. Returns (controller result, GMACs, outputs)."""
         e, ctrl, pc = self.engines, self.ctrls[i], time.perf_counter
         top = self.L - 1
         ta = pc()
@@ -612,10 +627,11 @@ class StepEngine:
         tc = pc()
         resize_ms = (tb - ta) * 1000.0
         policy_ms = (tc - tb) * 1000.0
-        low_logits = out["class_logits"].reshape(-1)
+        low_logits = out["class_logits"].ravel()   # a view of a contiguous output
         if one:   # the state is the engine's output (consumed by the next call)
-            self.h = out["h"].reshape(1, -1)
-            self.c = out["c"].reshape(1, -1)
+            h, c = out["h"], out["c"]
+            self.h = h if h.shape == self._state_shape else h.reshape(1, -1)
+            self.c = c if c.shape == self._state_shape else c.reshape(1, -1)
         else:     # copied: a later call on other rows must not touch this one
             self.h[i] = out["h"].reshape(-1)
             self.c[i] = out["c"].reshape(-1)
@@ -623,7 +639,7 @@ class StepEngine:
         self._low_n[i] += 1
         acc_art = self.accounting.record_artifact
         acc_art("policy", policy_ms, 1)
-        a_logits = out["action_logits"].reshape(-1)
+        a_logits = out["action_logits"]   # any shape: the argmax reads it flat
         if self.mode == "adaptive":
             a = ctrl.choose(a_logits, self.budget.bias() if self.budget is not None else None)
         else:
@@ -639,24 +655,38 @@ class StepEngine:
             resize_ms += (te - td) * 1000.0
             backbone_ms = (tf - te) * 1000.0
             acc_art(self._bb_ids[a], backbone_ms, 1)
-            branch_logits = bout["class_logits"].reshape(-1)
+            branch_logits = bout["class_logits"].ravel()
         ms["resize"] = resize_ms
         ms["policy"] = policy_ms
         ms["backbone"] = backbone_ms
         outputs = None
         if self.record_outputs:
             bb = self._bb_ids[a] if a < top else None
-            outputs = {"policy": {"action_logits": a_logits.copy(), "class_logits": low_logits.copy(),
+            outputs = {"policy": {"action_logits": a_logits.reshape(-1).copy(), "class_logits": low_logits.copy(),
                                   "h": self.h[i].copy(), "c": self.c[i].copy()},
                        "backbone": None if bb is None else {"id": bb, "class_logits": branch_logits.copy()}}
-        res[i] = (ctrl.settle(a, low_logits, branch_logits), self._cost[a], outputs)
+        return ctrl.settle(a, low_logits, branch_logits), self._cost[a], outputs
 
     def _events(self, ids: list[int], res: dict, ms: dict, total_ms: float,
                 t: Mapping[int, float] | None) -> dict[int, StepEvent]:
         """Telemetry of the tick (latency, accounting, energy, one budget update) and its events."""
+        tel = self._tick_end(ms, total_ms)
+        one = len(ids) == 1
+        step_ms = ms["step"] if one else None   # a step's own time only when it had the tick alone
+        events = {}
+        for i in ids:
+            r, gm, outputs = res[i]
+            events[i] = self._event(i, r, gm, outputs, ms if one else dict(ms), step_ms, t, tel)
+        self.steps += 1
+        return events
+
+    def _tick_end(self, ms: dict, total_ms: float) -> tuple:
+        """The end of a tick: latency, EMA of its time, one power sample, one budget update.
+        Returns what its events report: (λ, power mW, energy mJ, battery %)."""
         self.latency.add_all(ms)
-        # the end of the tick: EMA of its time, one power sample, frames for energy, one budget update
         self._ema_ms = total_ms if self._ema_ms is None else 0.9 * self._ema_ms + 0.1 * total_ms
+        if self.power is None and self.budget is None:
+            return _NO_TELEMETRY
         power_mw = battery = energy = None
         if self.power is not None:
             self.energy.add_sample(self.power.poll())
@@ -669,39 +699,40 @@ class StepEngine:
             lam = float(self.budget.lam)
             self.budget.update(measured_fps=1000.0 / self._ema_ms if self._ema_ms else None,
                                measured_mw=power_mw)
-        adaptive = self.mode == "adaptive"
-        one = len(ids) == 1
-        acc, names, labels, sps = self.accounting, self.names, self.labels, self.seconds_per_step
-        L, skips = self.L, self.ctrls[0].skip_lengths
-        events = {}
-        for i in ids:
-            r, gm, outputs = res[i]
-            skipped = r.kind == "skipped"
-            self.energy.add_frames(1, processed=r.kind == "resolution")
-            if adaptive:
-                acc.record(r.action, None if (skipped or not one) else ms["step"], skipped=skipped)
-            self.gmacs_total += gm
-            self.stream_gmacs[i] += gm
-            if not skipped:
-                self.stream_actions[i][r.action] += 1
-            label = None if r.label is None else labels[r.label]
-            self.stream_label[i] = label
-            a = r.action
-            # positional, in StepEvent's field order (keywords would cost as much as the rest)
-            events[i] = StepEvent(
-                self.stream_steps[i],                                       # step
-                float(t[i]) if t is not None and t.get(i) is not None
-                else float(self.t_index[i]) * sps,                          # t
-                r.kind, a, names[a],                                        # kind, action, action_name
-                self.sizes[a] if a < L else None,                           # resolution
-                skips[a - L] if a >= L else None,                           # skip
-                [(labels[c], s) for c, s in r.top], label,                  # top_k, label
-                ms if one else dict(ms), gm, r.top, r.scores, lam,          # ms, gmacs, top, scores, lam
-                power_mw, energy, battery, outputs, i)                      # ..., outputs, stream
-            self.stream_steps[i] += 1
-            self.t_index[i] += 1
-        self.steps += 1
-        return events
+        return lam, power_mw, energy, battery
+
+    def _event(self, i: int, r: Any, gm: float, outputs: Any, ms: dict, step_ms: float | None,
+               t: Mapping[int, float] | None, tel: tuple) -> StepEvent:
+        """Stream ``i``'s event of the tick and its counts (frames, accounting, GMACs, actions).
+        step_ms: the step's time for the accounting (None when streams shared the tick)."""
+        a = r.action
+        kind = r.kind
+        skipped = kind == "skipped"
+        self.energy.add_frames(1, processed=kind == "resolution")
+        if self.mode == "adaptive":
+            self.accounting.record(a, None if skipped else step_ms, skipped=skipped)
+        self.gmacs_total += gm
+        self.stream_gmacs[i] += gm
+        if not skipped:
+            self.stream_actions[i][a] += 1
+        labels, L = self.labels, self.L
+        label = None if r.label is None else labels[r.label]
+        self.stream_label[i] = label
+        lam, power_mw, energy, battery = tel
+        # positional, in StepEvent's field order (keywords would cost as much as the rest)
+        event = StepEvent(
+            self.stream_steps[i],                                                      # step
+            float(t[i]) if t is not None and t.get(i) is not None
+            else float(self.t_index[i]) * self.seconds_per_step,                       # t
+            kind, a, self.names[a],                                                    # kind, action, action_name
+            self.sizes[a] if a < L else None,                                          # resolution
+            self.ctrls[i].skip_lengths[a - L] if a >= L else None,                     # skip
+            [(labels[c], s) for c, s in r.top], label,                                 # top_k, label
+            ms, gm, r.top, r.scores, lam,                                              # ms, gmacs, top, scores, lam
+            power_mw, energy, battery, outputs, i)                                     # ..., outputs, stream
+        self.stream_steps[i] += 1
+        self.t_index[i] += 1
+        return event
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict:

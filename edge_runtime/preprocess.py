@@ -44,36 +44,61 @@ def center_square(frame: np.ndarray) -> np.ndarray:
     return frame[y:y + s, x:x + s]
 
 
+_cv2 = None   # OpenCV, imported on the first resize (importing this module does not need it)
+
+
+def _opencv():
+    global _cv2
+    import cv2
+    _cv2 = cv2
+    return cv2
+
+
 def resize_image(img: np.ndarray, size: int, method: str = "area", dst: np.ndarray | None = None,
                  levels: list | None = None) -> np.ndarray:
     """Resize a uint8 HxWx3 image (any aspect) to size x size with ``method``.
 
     levels: ``pyramid`` only — the image's halvings so far (``levels[0]`` is ``img``); reused and
     extended in place, so several sizes of one image share them (:class:`SquareViews`)."""
-    import cv2
+    if method == "pyramid":
+        return _pyramid(levels if levels is not None else [img], size, dst)
     h, w = img.shape[:2]
     if h == size and w == size:
         if dst is None:
             return np.ascontiguousarray(img)
         dst[...] = img
         return dst
-    if method == "area":
-        return cv2.resize(img, (size, size), dst=dst, interpolation=cv2.INTER_AREA)
-    if method != "pyramid":
+    if method != "area":
         check_resize_method(method)
-    levels = [img] if levels is None else levels
-    k = 0
-    while min(h, w) >= 2 * size:
-        h, w, k = h // 2, w // 2, k + 1
-        if k == len(levels):
-            levels.append(cv2.resize(img[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA))
-        img = levels[k]
-    if h == size and w == size:
-        if dst is None:
-            return img
+    cv2 = _cv2 or _opencv()
+    return cv2.resize(img, (size, size), dst, 0, 0, cv2.INTER_AREA)
+
+
+def _pyramid(levels: list, size: int, dst: np.ndarray | None) -> np.ndarray:
+    """The ``pyramid`` rule's size x size view of ``levels[0]``: halve while the image is at least
+    twice the target, then one ``INTER_LINEAR`` step (none when a halving has the size). The
+    halvings missing from ``levels`` are appended.
+
+    Level k of an H x W image is (H >> k) x (W >> k) (each halving drops an odd last row or
+    column), so the number of halvings is known at once: the k with min(H, W) >> k still at least
+    2·size are those with 2^k <= min(H, W) // (2·size)."""
+    # cv2.resize's arguments are given by position (dst, fx = fy = 0: the size is dsize): the
+    # binding's keyword parsing is a noticeable share of a small resize's time
+    cv2 = _cv2 or _opencv()
+    h, w = levels[0].shape[:2]
+    k = (min(h, w) // (2 * size)).bit_length()
+    while len(levels) <= k:
+        j = len(levels)
+        prev, hj, wj = levels[-1], h >> j, w >> j
+        src = prev if prev.shape[0] == 2 * hj and prev.shape[1] == 2 * wj else prev[:2 * hj, :2 * wj]
+        levels.append(cv2.resize(src, (wj, hj), None, 0, 0, cv2.INTER_AREA))
+    img = levels[k]
+    if h >> k == size and w >> k == size:
+        if dst is None:   # a halving as it is; the caller's own image (k = 0) as a contiguous array
+            return img if k else np.ascontiguousarray(img)
         dst[...] = img
         return dst
-    return cv2.resize(img, (size, size), dst=dst, interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(img, (size, size), dst, 0, 0, cv2.INTER_LINEAR)
 
 
 class SquareViews:
@@ -89,12 +114,14 @@ class SquareViews:
     __slots__ = ("method", "levels")
 
     def __init__(self, square: np.ndarray, method: str = "area") -> None:
-        self.method = check_resize_method(method)
+        self.method = method if method in RESIZE_METHODS else check_resize_method(method)
         self.levels = [square]
 
     def get(self, size: int, dst: np.ndarray | None = None) -> np.ndarray:
         """The size x size view (written into ``dst`` when given, e.g. a row of a batch)."""
-        return resize_image(self.levels[0], size, self.method, dst=dst, levels=self.levels)
+        if self.method == "pyramid":
+            return _pyramid(self.levels, size, dst)
+        return resize_image(self.levels[0], size, self.method, dst)
 
 
 def resize_square(square: np.ndarray, size: int, method: str = "area") -> np.ndarray:

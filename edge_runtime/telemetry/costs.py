@@ -86,9 +86,11 @@ class CostAccounting:
     def record_artifact(self, artifact_id: str, ms: float, rows: int = 1) -> None:
         """Time of a network (``"policy"``, ``"backbone_224"``...) per row of one call that ran
         ``rows`` frames (one per stream in a batched tick)."""
-        if artifact_id not in self._art_gmacs:
-            raise KeyError(f"unknown artifact {artifact_id!r}; known: {sorted(self._art_gmacs)}")
-        acc = self._art_ms.setdefault(artifact_id, [0.0, 0])
+        acc = self._art_ms.get(artifact_id)   # (no new [0.0, 0] per call, as setdefault would make)
+        if acc is None:
+            if artifact_id not in self._art_gmacs:
+                raise KeyError(f"unknown artifact {artifact_id!r}; known: {sorted(self._art_gmacs)}")
+            acc = self._art_ms[artifact_id] = [0.0, 0]
         acc[0] += float(ms) * rows
         acc[1] += rows
 

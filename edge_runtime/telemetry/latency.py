@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 DEFAULT_WINDOW = 4096
+_INF = math.inf
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -102,9 +103,8 @@ class LatencyStats:
         """:meth:`add` of every ``{stage: ms}`` item (called once per tick: _Stage.add inlined)."""
         stages = self._stages
         for stage, ms in ms_by_stage.items():
-            ms = float(ms)
             st = stages.get(stage)
-            if st is None or not 0 <= ms < math.inf:
+            if st is None or type(ms) is not float or not 0.0 <= ms < _INF:   # add() converts, checks
                 self.add(stage, ms)
                 continue
             n = st.count

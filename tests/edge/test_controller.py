@@ -340,3 +340,21 @@ def test_nan_logits_give_nan_scores_and_index_order():
     r = c.commit(0, x)
     assert np.isnan(r.scores).all()
     assert [k for k, _ in r.top] == [0, 1, 2]
+
+
+def test_argmax_of_a_short_vector_equals_numpy_argmax_with_ties_signed_zeros_and_infinities():
+    from edge_runtime.controller import biased_argmax
+    rng = np.random.default_rng(5)
+    cases = [[0.0, -0.0, 0.0], [-0.0, 0.0], [1, 3, 3, 0, 3], [-np.inf, -np.inf], [np.inf, -np.inf, np.inf],
+             [1e38, 3e38, 3e38], [np.inf, 1.0, np.inf]]
+    cases += [rng.integers(-2, 3, int(rng.integers(1, 9))).tolist() for _ in range(300)]
+    for x in cases:
+        for dt in (np.float32, np.float64):
+            z = np.array(x, dt)
+            assert biased_argmax(z) == int(np.asarray(z, np.float64).argmax()), (x, dt)
+            assert biased_argmax(z[None]) == int(np.asarray(z, np.float64).argmax()), (x, dt)
+    for x in ([1.0, np.nan, 2.0], [np.nan, np.inf, -np.inf], [3.0, 1.0, np.nan]):
+        with pytest.raises(ValueError, match="NaN"):
+            biased_argmax(np.array(x, np.float32))
+    with pytest.raises(ValueError, match="expected 3 action logits, got 2"):
+        biased_argmax(np.zeros(2, np.float32), num_actions=3)

@@ -95,3 +95,20 @@ def test_square_views_share_the_halvings():
     assert SquareViews(img, "area").get(128).shape == (128, 128, 3)
     with pytest.raises(ValueError, match=r"resize='bicubic' is not one of"):
         SquareViews(img, "bicubic")
+
+
+@pytest.mark.parametrize("shape,sizes", [((300, 256), (48, 256, 128, 64, 32, 100)),
+                                         ((255, 255), (40, 127, 63, 255, 31)),
+                                         ((256, 200), (24, 50, 100, 25))])
+def test_square_views_give_a_halving_of_the_asked_size_as_resize_image_does(shape, sizes):
+    # a pyramid view at exactly a halving's size is that halving; the square itself (a crop of a
+    # wider frame, not contiguous) comes back as resize_image's contiguous copy
+    frame = RNG.integers(0, 256, shape + (3,), dtype=np.uint8)
+    square = center_square(frame)
+    views = SquareViews(square, "pyramid")
+    for s in sizes:
+        got = views.get(s)
+        want = resize_image(square, s, "pyramid")
+        assert np.array_equal(got, want) and got.flags.c_contiguous == want.flags.c_contiguous, (shape, s)
+    for s in sizes:   # asked again, now from the levels made
+        assert np.array_equal(views.get(s), resize_image(square, s, "pyramid")), (shape, s)
