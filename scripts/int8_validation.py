@@ -4,11 +4,12 @@ speed ratio measured here, side by side.
     python scripts/int8_validation.py --model demo=artifacts/demo:data/synthact_small/videos/test \\
         --model synthact_full=artifacts/synthact_full:data/synthact_full/videos/test \\
         --json docs/results/int8_validation.json
+    python scripts/int8_validation.py --format pte --no-speed --model s1=/tmp/full_s1:- --json out.json
 
 Per model (``name=folder:videos``):
 
 * ``clips``, ``networks`` (``top1_agree``, ``top1_agree_sure``, ``sure_frames``, ``rel_err``,
-  ``kl`` of each TFLite int8 network against PyTorch fp32 on every held-out frame) and
+  ``kl`` of each int8 network of ``--format`` (TFLite by default, or ExecuTorch) against PyTorch fp32 on every held-out frame) and
   ``pipeline`` (``fp32_top1``, ``int8_top1``, ``actions_agree``, ``gmacs_ratio_int8_over_fp32``)
   come from the manifest's ``validation`` (``convert/export_all.py`` measured them);
 * ``speed_ratio_fp32_over_int8``: the adaptive pipeline on LiteRT with 2 threads, fp32 and int8
@@ -36,11 +37,14 @@ import numpy as np  # noqa: E402
 SPEED_GOAL = 1.5
 
 
-def accuracy_part(manifest) -> dict:
+PIPELINES = {"tflite": "litert", "pte": "executorch"}   # --format -> the runtime backend validated on
+
+
+def accuracy_part(manifest, fmt: str = "tflite") -> dict:
     v = manifest.validation
     nets = {}
     for key, a in v.get("artifacts", {}).items():
-        if not key.startswith("tflite-int8/"):
+        if not key.startswith(f"{fmt}-int8/"):
             continue
         rec = {k: a.get(k) for k in ("top1_agree", "top1_agree_sure", "sure_frames", "rel_err", "kl")}
         if "action_top1_agree_sure" in a:
@@ -48,14 +52,14 @@ def accuracy_part(manifest) -> dict:
                        action_top1_agree_sure=a["action_top1_agree_sure"],
                        action_sure_frames=a.get("action_sure_frames"))
         nets[key.split("/", 1)[1]] = rec
-    p8 = v.get("pipelines", {}).get("litert/int8", {})
-    p32 = v.get("pipelines", {}).get("litert/fp32", {})
+    p8 = v.get("pipelines", {}).get(f"{PIPELINES[fmt]}/int8", {})
+    p32 = v.get("pipelines", {}).get(f"{PIPELINES[fmt]}/fp32") or v.get("pipelines", {}).get("litert/fp32", {})
+    g32 = p32.get("gmacs_per_frame") or p8.get("gmacs_per_frame_torch")
     ref = v.get("pytorch", {})
     pipe = {"fp32_top1": p32.get("top1", ref.get("top1")), "pytorch_top1": ref.get("top1"),
             "int8_top1": p8.get("top1"), "fp32_mAP": p32.get("mAP"), "int8_mAP": p8.get("mAP"),
             "actions_agree": p8.get("action_agreement"),
-            "gmacs_ratio_int8_over_fp32": (p8["gmacs_per_frame"] / p32["gmacs_per_frame"]
-                                           if p8.get("gmacs_per_frame") and p32.get("gmacs_per_frame") else None)}
+            "gmacs_ratio_int8_over_fp32": p8["gmacs_per_frame"] / g32 if p8.get("gmacs_per_frame") and g32 else None}
     checks = [c for c in v.get("checks", []) if "int8" in c["what"]]
     return {"clips": v.get("data", {}).get("val_clips"), "networks": nets, "pipeline": pipe,
             "int8_recipe": v.get("int8_recipe"), "checks": checks,
@@ -103,6 +107,10 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=24, help="videos for the speed ratio")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--format", default="tflite", choices=sorted(PIPELINES),
+                    help="which int8 files' validation to report (default tflite)")
+    ap.add_argument("--no-speed", action="store_true",
+                    help="accuracy only (the speed ratio is measured for tflite on LiteRT)")
     a = ap.parse_args(argv)
     from edge_runtime.manifest import load_manifest
     out: dict = {"host": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -111,15 +119,24 @@ def main(argv=None) -> int:
         name, rest = spec.split("=", 1)
         folder, videos = rest.split(":", 1)
         m = load_manifest(folder)
-        rec = accuracy_part(m)
-        rec.update(speed_part(Path(folder), Path(videos), a.clips, a.repeat, a.threads))
-        rec["passed"] = bool(rec["targets_met"] and rec["speed_ratio_fp32_over_int8"] >= SPEED_GOAL)
+        rec = accuracy_part(m, a.format)
+        if not rec["networks"]:
+            raise SystemExit(f"{folder}: the manifest's validation has no {a.format}-int8 files "
+                             f"(export them with --formats {a.format}-int8)")
+        rec["format"] = a.format
+        if a.no_speed or a.format != "tflite":
+            rec.update(speed_ratio_fp32_over_int8=None, per_pass=None)
+            rec["passed"] = bool(rec["targets_met"])
+        else:
+            rec.update(speed_part(Path(folder), Path(videos), a.clips, a.repeat, a.threads))
+            rec["passed"] = bool(rec["targets_met"] and rec["speed_ratio_fp32_over_int8"] >= SPEED_GOAL)
         out["models"][name] = rec
         p = rec["pipeline"]
-        print(f"{name}: {rec['clips']} clips; int8 top-1 {p['int8_top1']} vs fp32 {p['fp32_top1']}; actions "
-              f"{p['actions_agree']}; GMACs ratio {p['gmacs_ratio_int8_over_fp32']}; speed fp32/int8 "
-              f"{rec['speed_ratio_fp32_over_int8']:.2f} (passes {rec['per_pass']}); targets met "
-              f"{rec['targets_met']}")
+        speed = rec["speed_ratio_fp32_over_int8"]
+        print(f"{name}: {rec['clips']} clips; {a.format} int8 top-1 {p['int8_top1']} vs fp32 {p['fp32_top1']}; "
+              f"actions {p['actions_agree']}; GMACs ratio {p['gmacs_ratio_int8_over_fp32']}; speed fp32/int8 "
+              + (f"{speed:.2f} (passes {rec['per_pass']})" if speed is not None else "not measured")
+              + f"; targets met {rec['targets_met']}")
         for k, n in rec["networks"].items():
             print(f"   {k:<14} agree {n['top1_agree']:.3f}  sure {n['top1_agree_sure']}  ({n['sure_frames']} "
                   f"frames)  rel {n['rel_err']:.3f}  kl {n['kl']:.4f}")
