@@ -248,7 +248,6 @@ class Engines:
         self._check_sizes()
 
     def _check_sizes(self) -> None:
-        m = self.manifest
         for i, mod in self.models.items():
             fs = getattr(mod, "frame_size", lambda: None)()
             if fs is not None and fs != self.size_of(i):
