@@ -27,9 +27,11 @@ ROWS_PER_FRAME = 1024     # input windows per frame and layer kept for E[x xᵀ]
 
 
 def _target(gm, node):
+    """The attribute of ``gm`` that a get_attr / call_module node (or a dotted name) points at."""
     obj = gm
-    for part in str(node.target).split("."):
-        obj = getattr(obj, part)
+    for part in str(node if isinstance(node, str) else node.target).split("."):
+        if part:
+            obj = getattr(obj, part)
     return obj
 
 
@@ -38,10 +40,8 @@ def _replace(gm, target: str, value) -> None:
     exported graph shares its parameters with the model it was exported from (layers without a
     folded BN keep the model's own tensors), which must stay the float model."""
     import torch
-    *path, leaf = str(target).split(".")
-    owner = gm
-    for part in path:
-        owner = getattr(owner, part)
+    path, _, leaf = str(target).rpartition(".")
+    owner = _target(gm, path)
     old = getattr(owner, leaf)
     if isinstance(old, torch.nn.Parameter):
         value = torch.nn.Parameter(value, requires_grad=False)

@@ -220,12 +220,7 @@ def test_executorch_gptq_keeps_the_observer_grid_and_cuts_the_output_error():
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     from convert.formats.executorch import _quantizer
-    from convert.pt2e_rounding import gptq_depthwise, round_prepared
-
-    def _target(m, name):
-        for part in name.split("."):
-            m = getattr(m, part)
-        return m
+    from convert.pt2e_rounding import _target, gptq_depthwise, round_prepared
 
     class Net(torch.nn.Module):
         def __init__(self):
