@@ -45,6 +45,7 @@ def center_square(frame: np.ndarray) -> np.ndarray:
 
 
 _cv2 = None   # OpenCV, imported on the first resize (importing this module does not need it)
+_INTER_LINEAR, _INTER_AREA = 1, 3   # cv2.INTER_LINEAR, cv2.INTER_AREA (constants of OpenCV's API)
 
 
 def _opencv():
@@ -111,17 +112,36 @@ class SquareViews:
     pays for the halvings once. With ``area`` every size is its own ``INTER_AREA`` resize.
     """
 
-    __slots__ = ("method", "levels")
+    __slots__ = ("method", "levels", "_side", "_pyr")
 
     def __init__(self, square: np.ndarray, method: str = "area") -> None:
         self.method = method if method in RESIZE_METHODS else check_resize_method(method)
         self.levels = [square]
+        h, w = square.shape[:2]
+        # a square's pyramid in a few integer operations per size (_pyramid's rule with H = W)
+        self._pyr = method == "pyramid" and h == w
+        self._side = h
 
     def get(self, size: int, dst: np.ndarray | None = None) -> np.ndarray:
         """The size x size view (written into ``dst`` when given, e.g. a row of a batch)."""
-        if self.method == "pyramid":
-            return _pyramid(self.levels, size, dst)
-        return resize_image(self.levels[0], size, self.method, dst)
+        if not self._pyr:
+            if self.method == "pyramid":
+                return _pyramid(self.levels, size, dst)
+            return resize_image(self.levels[0], size, self.method, dst)
+        levels, side = self.levels, self._side
+        k = (side // (2 * size)).bit_length()
+        cv2 = _cv2 or _opencv()
+        while len(levels) <= k:   # the missing halvings (level j is (side >> j) square)
+            prev = levels[-1]
+            half = prev.shape[0] >> 1
+            levels.append(cv2.resize(prev if prev.shape[0] == 2 * half else prev[:2 * half, :2 * half],
+                                     (half, half), None, 0, 0, _INTER_AREA))
+        if side >> k != size:
+            return cv2.resize(levels[k], (size, size), dst, 0, 0, _INTER_LINEAR)
+        if dst is None:
+            return levels[k] if k else np.ascontiguousarray(levels[k])
+        dst[...] = levels[k]
+        return dst
 
 
 def resize_square(square: np.ndarray, size: int, method: str = "area") -> np.ndarray:

@@ -74,6 +74,7 @@ def test_dst_is_filled_and_unknown_method_names_the_choices():
 @pytest.mark.parametrize("method", RESIZE_METHODS)
 @pytest.mark.parametrize("shape,sizes", [((256, 256), (48, 128, 224)), ((480, 480), (84, 224, 48, 128)),
                                          ((255, 201), (48, 84, 100)), ((96, 96), (96, 48, 24)),
+                                         ((723, 723), (48, 90, 180, 361)),   # odd sides at every halving
                                          ((40, 40), (48, 24))])   # the last: a frame smaller than a view
 def test_square_views_equal_separate_resizes_in_any_order(method, shape, sizes):
     img = RNG.integers(0, 256, shape + (3,), dtype=np.uint8)
