@@ -43,6 +43,9 @@ def softmax64(m: np.ndarray) -> np.ndarray:
     return z
 
 
+_subtract, _divide, _exp, _add_reduce = np.subtract, np.divide, np.exp, np.add.reduce
+
+
 def _softmax64_and_list(m: np.ndarray, scalar: np.ndarray) -> tuple:
     """``softmax64(m)`` of a short vector, computed in ``m`` itself (the caller's scratch), the
     same values as a list of Python floats, and the exponentials' sum, with fewer numpy calls:
@@ -54,11 +57,11 @@ def _softmax64_and_list(m: np.ndarray, scalar: np.ndarray) -> tuple:
     scalar: a 0-d float64 scratch array that carries the max and the sum into numpy (the same
     float64 operation as a Python float operand, which numpy converts at a higher cost per call)."""
     scalar[()] = max(m.tolist())
-    m -= scalar
-    np.exp(m, out=m)
+    _subtract(m, scalar, m)   # in place; out given by position (cheaper to parse than out=)
+    _exp(m, m)
     total = reduce(add, m.tolist())
     scalar[()] = total
-    m /= scalar
+    _divide(m, scalar, m)
     return m, m.tolist(), total
 
 
@@ -235,11 +238,19 @@ class StreamingController:
 
     def commit(self, action: int, class_logits: Any = None) -> ControllerResult:
         """Finish a decision step that took ``action`` (class logits for resolution actions)."""
+        return self._commit(self._decision(action), class_logits)
+
+    def _decision(self, action: int) -> int:
+        """``action`` as a checked int, on a decision step."""
         if self.skip_remaining != 0:
             raise RuntimeError("commit() during a skip; call skipped()")
-        a = int(action)
+        a = action if type(action) is int else int(action)
         if not 0 <= a < self.num_actions:
             raise ValueError(f"action {a} out of range [0, {self.num_actions})")
+        return a
+
+    def _commit(self, a: int, class_logits: Any) -> ControllerResult:
+        """:meth:`commit` of a checked action."""
         if a >= self.L:
             self.skip_remaining = self.skip_lengths[a - self.L] - 1
             self.skip_action = a
@@ -269,12 +280,13 @@ class StreamingController:
     def settle(self, action: int, low_logits: Any, branch_logits: Any = None) -> ControllerResult:
         """Commit a decision by its route: the chosen branch's class logits (``action < L-1``),
         the policy's own head ``low_logits`` (``L-1``), nothing for a skip."""
-        a = int(action)
-        if a < self.L - 1:
+        a = self._decision(action)
+        top = self.L - 1
+        if a < top:
             if branch_logits is None:
                 raise ValueError(f"action {a} runs branch {a}: its class logits are needed")
-            return self.commit(a, branch_logits)
-        return self.commit(a, low_logits if a == self.L - 1 else None)
+            return self._commit(a, branch_logits)
+        return self._commit(a, low_logits if a == top else None)
 
     def current_scores(self) -> np.ndarray | None:
         n = self._hi - self._lo
@@ -326,10 +338,10 @@ class StreamingController:
             self.scores, self.top = None, []
             return ControllerResult(kind, action, None, [], self.displayed)
         # _window_sum(), its usual case inline (a call is a noticeable share of this step)
-        m = np.add.reduce(self._rows[self._lo:self._hi], axis=0) if self.num_classes != 1 else self._window_sum()
+        m = _add_reduce(self._rows[self._lo:self._hi], 0) if self.num_classes != 1 else self._window_sum()
         scalar = self._scalar
         scalar[()] = n   # n as a 0-d float64 array: the same division, a cheaper numpy call
-        m /= scalar
+        _divide(m, scalar, m)
         if self.num_classes > _PY_TOP_K_MAX:
             s = sigmoid64(m) if self.multi_label else softmax64(m)
             values = None
