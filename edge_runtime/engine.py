@@ -35,6 +35,7 @@ from edge_runtime.manifest import Manifest, ManifestError, load_manifest
 from edge_runtime.preprocess import SquareViews, ViewBatcher, center_square, default_resize_workers
 
 _UINT8 = np.dtype(np.uint8)
+_add = np.add
 _NO_TELEMETRY = (None, None, None, None)   # a tick's λ, power, energy, battery without budget or power
 MODES = ("adaptive", "uniform", "smallest")   # the named modes; every model also has uniform@<size>
 UNIFORM_AT = "uniform@"
@@ -480,9 +481,12 @@ class StepEngine:
         """:meth:`_tick` of one stream in a mode that runs the policy (a one-stream pipeline's
         every tick): no lists of deciding streams, no dict of results."""
         ctrl = self.ctrls[i]
-        if ctrl.skip_remaining != 0 and self.mode == "adaptive":
+        adaptive = self.mode == "adaptive"
+        if ctrl.skip_remaining != 0 and adaptive:
             r, gm, outputs = ctrl.skipped(), 0.0, None
             ms = {} if decode_ms is None else {"decode": float(decode_ms)}
+            step_ms = (time.perf_counter() - t0) * 1000.0
+            self.accounting.record(r.action, skipped=True)
         else:
             frame = frames[i]
             if frame is None:
@@ -490,10 +494,13 @@ class StepEngine:
             view = self._view(i, frame)
             ms = {} if decode_ms is None else {"decode": float(decode_ms)}
             r, gm, outputs = self._decide_one(i, view, ms)
-        step_ms = (time.perf_counter() - t0) * 1000.0
+            step_ms = (time.perf_counter() - t0) * 1000.0
+            a = r.action
+            self.accounting.record_decision(a if adaptive else None, step_ms, ms["policy"],
+                                            self._bb_ids[a] if a < self.L - 1 else None, ms["backbone"])
         ms["step"] = step_ms
         tel = self._tick_end(ms, step_ms + (decode_ms or 0.0))
-        event = self._event(i, r, gm, outputs, ms, step_ms, t, tel)
+        event = self._event(i, r, gm, outputs, ms, t, tel)
         self.steps += 1
         return {i: event}
 
@@ -538,7 +545,10 @@ class StepEngine:
         e, ctrls, pc = self.engines, self.ctrls, time.perf_counter
         n = len(dec)
         if n == 1:
-            res[dec[0]] = self._decide_one(dec[0], views[0], ms)
+            res[dec[0]] = got = self._decide_one(dec[0], views[0], ms)
+            a = got[0].action
+            self.accounting.record_decision(None, 0.0, ms["policy"],
+                                            self._bb_ids[a] if a < self.L - 1 else None, ms["backbone"])
             return
         full = n == self.B
         if not full:
@@ -634,10 +644,9 @@ class StepEngine:
         else:     # copied: a later call on other rows must not touch this one
             self.h[i] = out["h"].reshape(-1)
             self.c[i] = out["c"].reshape(-1)
-        self._low_rows[i] += low_logits
+        row = self._low_rows[i]
+        _add(row, low_logits, row)   # row += low_logits, out given by position (a cheaper call)
         self._low_n[i] += 1
-        acc_art = self.accounting.record_artifact
-        acc_art("policy", policy_ms, 1)
         a_logits = out["action_logits"]   # any shape: the argmax reads it flat
         if self.mode == "adaptive":
             a = ctrl.choose(a_logits, self.budget.bias() if self.budget is not None else None)
@@ -653,7 +662,6 @@ class StepEngine:
             tf = pc()
             resize_ms += (te - td) * 1000.0
             backbone_ms = (tf - te) * 1000.0
-            acc_art(self._bb_ids[a], backbone_ms, 1)
             branch_logits = bout["class_logits"].ravel()
         ms["resize"] = resize_ms
         ms["policy"] = policy_ms
@@ -672,10 +680,14 @@ class StepEngine:
         tel = self._tick_end(ms, total_ms)
         one = len(ids) == 1
         step_ms = ms["step"] if one else None   # a step's own time only when it had the tick alone
+        record = self.accounting.record if self.mode == "adaptive" else None
         events = {}
         for i in ids:
             r, gm, outputs = res[i]
-            events[i] = self._event(i, r, gm, outputs, ms if one else dict(ms), step_ms, t, tel)
+            if record is not None:
+                skipped = r.kind == "skipped"
+                record(r.action, None if skipped else step_ms, skipped=skipped)
+            events[i] = self._event(i, r, gm, outputs, ms if one else dict(ms), t, tel)
         self.steps += 1
         return events
 
@@ -700,19 +712,16 @@ class StepEngine:
                                measured_mw=power_mw)
         return lam, power_mw, energy, battery
 
-    def _event(self, i: int, r: Any, gm: float, outputs: Any, ms: dict, step_ms: float | None,
+    def _event(self, i: int, r: Any, gm: float, outputs: Any, ms: dict,
                t: Mapping[int, float] | None, tel: tuple) -> StepEvent:
-        """Stream ``i``'s event of the tick and its counts (frames, accounting, GMACs, actions).
-        step_ms: the step's time for the accounting (None when streams shared the tick)."""
+        """Stream ``i``'s event of the tick and its counts (frames, GMACs, actions; the caller
+        records the accounting)."""
         a = r.action
         kind = r.kind
-        skipped = kind == "skipped"
-        self.energy.add_frames(1, processed=kind == "resolution")
-        if self.mode == "adaptive":
-            self.accounting.record(a, None if skipped else step_ms, skipped=skipped)
+        self.energy.add_frames(1, kind == "resolution")
         self.gmacs_total += gm
         self.stream_gmacs[i] += gm
-        if not skipped:
+        if kind != "skipped":
             self.stream_actions[i][a] += 1
         labels, L = self.labels, self.L
         label = None if r.label is None else labels[r.label]

@@ -21,11 +21,11 @@ per tick with the tick rate (each stream's sampled-frame rate) and the device's 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from edge_runtime.engine import Engines, StepEngine, StepEvent
+from edge_runtime.engine import Engines, StepEngine
 from edge_runtime.preprocess import ViewBatcher, default_resize_workers  # noqa: F401
 
 
@@ -87,10 +87,6 @@ class MultiStreamPipeline(StepEngine):
         """Stream ``i``'s window scores, with the low-head fallback (as ``AdaptivePipeline``)."""
         return self.stream_scores(i)
 
-    def step(self, frames: Mapping[int, Any], decode_ms: float | None = None,
-             t: Mapping[int, float] | None = None) -> dict[int, StepEvent]:
-        """One sampled frame for each stream in ``frames`` ({stream: uint8 RGB frame, or None
-        when ``needs_frame(stream)`` is False}); streams not in it do not advance. Returns
-        {stream: its event}. decode_ms: the time spent getting this tick's frames (budget);
-        t: the sources' timestamps ({stream: seconds})."""
-        return self.tick(frames, decode_ms, t)
+    # one sampled frame for each stream in ``frames`` ({stream: uint8 RGB frame, or None when
+    # ``needs_frame(stream)`` is False}): the engine's tick itself, no wrapper call per tick
+    step = StepEngine.tick

@@ -14,7 +14,8 @@ multiply-accumulates, as the manifest (and the paper's "GFLOPs").
 Per-branch latency: ``record(a, ms)`` with the step's wall time gives, per action, mean ms and
 ms per GMAC of the whole decision step; ``record_artifact(artifact_id, ms)`` with the time of
 one model invocation (``"policy"``, ``"backbone_224"``, ...) gives the measured ms per GMAC of
-that network, the number ``edge_runtime.profile`` also writes.
+that network, the number ``edge_runtime.profile`` also writes. ``record_decision`` is both for one
+decision step in one call (the step engine's, once per tick of a stream).
 """
 
 from __future__ import annotations
@@ -93,6 +94,32 @@ class CostAccounting:
             acc = self._art_ms[artifact_id] = [0.0, 0]
         acc[0] += float(ms) * rows
         acc[1] += rows
+
+    def record_decision(self, action: int | None, ms: float, policy_ms: float, backbone: str | None = None,
+                        backbone_ms: float = 0.0) -> None:
+        """One decision step as the step engine measured it, in one call: ``record(action, ms)``
+        (left out when ``action`` is None), ``record_artifact("policy", policy_ms)`` and, when a
+        backbone ran, ``record_artifact(backbone, backbone_ms)``. ``action`` is a valid index and
+        the times are finite: the engine's own clock readings."""
+        if action is not None:
+            self.counts[action] += 1
+            self.total_gmacs += self._gmacs[action]
+            self._ms_sum[action] += ms
+            self._ms_n[action] += 1
+        art = self._art_ms
+        acc = art.get("policy")
+        if acc is None:
+            self.record_artifact("policy", policy_ms)
+        else:
+            acc[0] += policy_ms
+            acc[1] += 1
+        if backbone is not None:
+            acc = art.get(backbone)
+            if acc is None:
+                self.record_artifact(backbone, backbone_ms)
+            else:
+                acc[0] += backbone_ms
+                acc[1] += 1
 
     # ----------------------------------------------------------------- output
     @property

@@ -46,9 +46,10 @@ class EnergyIntegrator:
 
     def add_frames(self, n: int = 1, processed: bool = True) -> None:
         """Count ``n`` sampled frames; ``processed=False`` for frames covered by a skip."""
-        self.frames += int(n)
+        n = n if type(n) is int else int(n)
+        self.frames += n
         if processed:
-            self.processed_frames += int(n)
+            self.processed_frames += n
 
     @property
     def duration_s(self) -> float:

@@ -168,6 +168,25 @@ def test_cost_accounting_artifacts_and_errors():
     assert acc.frames == 0 and acc.total_gmacs == 0.0
 
 
+def test_cost_accounting_record_decision_is_record_plus_record_artifact():
+    """The step engine's one call per decision step adds exactly what record() and
+    record_artifact() would, first use of a network included; action None records networks only."""
+    one, many = CostAccounting(arnet_manifest()), CostAccounting(arnet_manifest())
+    steps = [(0, 12.0, 0.5, "backbone_224", 11.0), (3, 2.0, 0.75, None, 0.0), (1, 8.0, 0.25, "backbone_168", 7.0),
+             (0, 14.0, 1.5, "backbone_224", 12.5), (None, 0.0, 2.0, "backbone_112", 3.0)]
+    for a, ms, pol, bb, bb_ms in steps:
+        one.record_decision(a, ms, pol, bb, bb_ms)
+        if a is not None:
+            many.record(a, ms)
+        many.record_artifact("policy", pol)
+        if bb is not None:
+            many.record_artifact(bb, bb_ms)
+    assert one.summary() == many.summary() and one.ms_per_gmac() == many.ms_per_gmac()
+    assert one.summary()["artifacts"]["policy"]["count"] == 5 and one.decision_steps == 4
+    with pytest.raises(KeyError, match="unknown artifact 'backbone_999'"):
+        one.record_decision(0, 1.0, 0.5, "backbone_999", 1.0)
+
+
 # ------------------------------------------------------------------------- Jetson
 def test_jetson_hwmon_orin_nano_jp6_uses_vdd_in(FIX):
     r = JetsonHwmonReader(FIX / "jetson_orin_nano_jp6", clock=lambda: 7.0)
