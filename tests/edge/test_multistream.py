@@ -244,3 +244,19 @@ def test_host_tick_benchmark_runs_and_reports_each_row(fake_model_dir, tmp_path,
     assert sorted(plan) == [1] * 50 + [2] * 25
     with pytest.raises(SystemExit, match="unknown action 'res9'; valid choices: res64, res48"):
         mod.parse_mix("res9=1", ["res64", "res48"])
+    # the stand-in engines answer with the plan's actions in turn, also when rows are batched
+    from edge_runtime.manifest import load_manifest
+    from edge_runtime.pipeline import action_names
+    man = load_manifest(fake_model_dir)
+    names = action_names(man)
+    plan = mod.parse_mix("res64=0.5,res48=0.25,skip2=0.25", names)
+    for B in (1, 3):
+        ms = MultiStreamPipeline(man, B, backend="fake", resize_workers=1)
+        for eng in ms.pipe.models.values():
+            mod.instant(eng, plan if eng is ms.pipe.policy else None)
+        frame = np.zeros((64, 64, 3), np.uint8)
+        for _ in range(200):
+            ms.step({i: frame if ms.needs_frame(i) else None for i in range(B)})
+        taken = np.sum(ms.stream_actions, axis=0)
+        share = dict(zip(names, taken / taken.sum()))
+        assert share["res64"] == pytest.approx(0.5, abs=0.03) and share["skip2"] == pytest.approx(0.25, abs=0.03)
