@@ -410,7 +410,11 @@ def test_two_live_sources_stay_fresh_with_grab_threads(threaded):
         assert drained == 16
         assert all(s._grabber is None for s in srcs)
     else:
-        assert ages[1][-1] > 0.3 and ages[1][-1] > ages[1][4] + 0.2, ages
+        # read in turn on one thread, the second camera falls behind its queue: once behind, each
+        # tick takes one frame from it while it sent at least 0.02 s x 200 fps = 4 during the tick's
+        # sleep alone, so its frames' age grows by >= 15 ms a tick on any machine (more on a slow one)
+        growth = np.diff(ages[1][4:])
+        assert (growth > 0.01).all() and ages[1][-1] > ages[1][4] + 0.15, ages
 
 
 def test_grab_thread_decodes_only_asked_frames_and_hands_over_the_final_error():
