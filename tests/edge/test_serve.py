@@ -218,7 +218,9 @@ def test_a_stalled_viewer_never_slows_the_run_and_is_dropped(server):
         t0 = time.perf_counter()
         view.publish({0: ev(i)}, {0: np.zeros((480, 640, 3), np.uint8)}, 10.0)
         times.append(time.perf_counter() - t0)
-    assert sorted(times)[int(0.99 * len(times))] < 0.005, "publishing a tick must not wait for viewers"
+    # a publish that waited on the stalled viewer would take its 1 s write timeout; 0.1 s leaves a
+    # loaded machine 20 GIL switch intervals for the publishing thread's turn
+    assert sorted(times)[int(0.99 * len(times))] < 0.1, "publishing a tick must not wait for viewers"
     t_end = time.monotonic() + 30                       # the stalled viewer is dropped (write timeout)
     while view.viewers["mjpeg"] > 0 and time.monotonic() < t_end:
         time.sleep(0.1)
