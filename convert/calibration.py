@@ -50,7 +50,8 @@ WEIGHT_ROUNDINGS = ("gptq", "nearest")
 class Int8Options:
     """How the int8 formats are made (``export_all --calib-method/--weight-rounding``).
 
-    Defaults chosen by measurement (docs/RESULTS.md, int8 section; ``scripts/int8_study.py``)."""
+    Defaults chosen by measurement (``scripts/int8_study.py``;
+    docs/RESULTS.md, "int8 against fp32 (TFLite and ExecuTorch, x86 CPU)")."""
     calib_method: str = "mse"          # activation ranges: one of METHODS
     weight_rounding: str = "gptq"      # gptq: error-compensating rounding + bias correction; nearest
     stats_frames: int = 128            # calibration frames whose layer inputs GPTQ uses

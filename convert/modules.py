@@ -42,7 +42,8 @@ class DeviceModule(nn.Module):
     Both compute x · scale + shift elementwise in float32 with the same constants, so the device
     module's outputs equal the training model's. Measured on the 2-core x86 (LiteRT int8,
     ``edge_fast``): the uniform path makes the 224 px branch 6 % and the policy 10 % faster than
-    the transposed graph (docs/RESULTS.md §2b)."""
+    the transposed graph
+    (docs/RESULTS.md, "Edge benchmark models (configs/edge.yaml, configs/edge_fast.yaml)")."""
 
     def __init__(self, inner: nn.Module):
         super().__init__()

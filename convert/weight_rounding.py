@@ -96,8 +96,9 @@ def _patches(x: np.ndarray, kind: str, ksize: tuple[int, int], stride: tuple[int
 def gptq(w: np.ndarray, h: np.ndarray, scale: np.ndarray, qmax: int = 127, act_order: bool = True) -> np.ndarray:
     """Integer weights (rows = output channels) on the grid ``scale`` (per row), chosen by GPTQ
     against the input second-moment matrix ``h`` (columns x columns). ``act_order``: columns
-    with the largest input energy are rounded first (the default, as measured in RESULTS §6;
-    on one EfficientNet-Lite0 branch it made no difference beyond noise)."""
+    with the largest input energy are rounded first (the default; measured in
+    docs/RESULTS.md, "int8 against fp32 (TFLite and ExecuTorch, x86 CPU)"; on one
+    EfficientNet-Lite0 branch it made no difference beyond noise)."""
     if act_order:
         order = np.argsort(-np.diag(h), kind="stable")
         q = gptq(np.asarray(w)[:, order], np.asarray(h)[np.ix_(order, order)], scale, qmax, act_order=False)

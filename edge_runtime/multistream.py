@@ -1,9 +1,10 @@
 """Many streams through one set of engines, batched: the GPU's way to use AR-Net.
 
 At batch 1 a GPU is latency-bound: a 128 px branch costs nearly what the 224 px one does, so
-skipping resolution saves little time per stream (docs/RESULTS.md §4.2). With B streams each
-tick runs the policy once on the B streams that need a decision, then each branch once on the
-streams that chose it: the work per stream follows the GMACs again.
+skipping resolution saves little time per stream
+(docs/RESULTS.md, "Runtime on the GPU: torch backend, CUDA graphs (goal: adaptive step ≤ 0.6× uniform)").
+With B streams each tick runs the policy once on the B streams that need a decision, then each
+branch once on the streams that chose it: the work per stream follows the GMACs again.
 
     ms = MultiStreamPipeline("artifacts/edge_fast", streams=8, backend="torch", device="cuda")
     events = ms.step({i: frame_i for i in range(8)})      # {stream: StepEvent}

@@ -12,8 +12,8 @@ step    rule
         ``validation.pipelines["<backend>/<precision>"].passed`` is false) is left out; with
         ``allow_failed`` it stays, ranked after every precision that did not fail
 3       ``litert`` on the legacy ``tflite_runtime`` interpreter (2.13 / 2.14, JetPack): int8 is
-        ranked last: those versions run int8 graphs without XNNPACK, 27-82x slower (measured,
-        docs/RESULTS.md §2b)
+        ranked last: those versions run int8 graphs without XNNPACK, 27-82x slower (measured:
+        docs/RESULTS.md, "Edge benchmark models (configs/edge.yaml, configs/edge_fast.yaml)")
 4       a precision with no validation status at all (older manifests) is ranked after those
         that passed, and among themselves fp32 > fp16 > int8: without a check, the precision
         that needs none

@@ -3,11 +3,13 @@
 ``python scripts/bench_host_tick.py --model artifacts/edge_fast [--streams 1,8,32]
 [--frame 256x256,1280x720] [--workers 1,0] [--mix res128=0.94,skip1=0.06] [--json PATH]``
 
-On a GPU the networks of a batched tick take a few ms (docs/RESULTS.md §4.2); the host adds the
-per-stream resizes (SquareViews), controllers and events. This runs ``MultiStreamPipeline`` with
-engines that answer instantly (constant outputs; the policy picks actions in the ``--mix``
-shares), so the table is that host work alone, per tick, for each frame size, stream count and
-resize thread count (``--workers``; 0 = the default rule). Only the manifest is read.
+On a GPU the networks of a batched tick take a few ms
+(docs/RESULTS.md, "Runtime on the GPU: torch backend, CUDA graphs (goal: adaptive step ≤ 0.6× uniform)");
+the host adds the per-stream resizes (SquareViews), controllers and events. This runs
+``MultiStreamPipeline`` with engines that answer instantly (constant outputs; the policy picks
+actions in the ``--mix`` shares), so the table is that host work alone, per tick, for each frame
+size, stream count and resize thread count (``--workers``; 0 = the default rule). Only the
+manifest is read.
 """
 
 from __future__ import annotations

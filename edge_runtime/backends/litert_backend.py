@@ -47,6 +47,8 @@ from edge_runtime.backends.base import AdaptedModel, EngineTensor, guess_layout,
 # (no Interpreter); the public tf.lite API object is built elsewhere in TensorFlow's __init__.
 _ENGINES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite.python.interpreter")
 _engine_cache: dict[str, Any] = {}
+# where the builtin int8 kernels' speed on tflite_runtime is measured (named in the engine's warning)
+_LEGACY_INT8_RESULTS = 'docs/RESULTS.md, "Edge benchmark models (configs/edge.yaml, configs/edge_fast.yaml)"'
 
 
 def _engine_version(mod_name: str) -> str:
@@ -203,8 +205,8 @@ class LiteRTBackend(AdaptedModel):
             self.warning = (f"{self.engine} {_engine_version(mod_name)} applied XNNPACK to none of the "
                             f"{artifact.precision} graph's ops; it runs on the engine's builtin kernels "
                             f"(tflite_runtime 2.13 and 2.14 do this to int8 graphs, many times slower on x86: "
-                            f"docs/RESULTS.md §2b; --precision fp32 runs on XNNPACK there, ai_edge_litert "
-                            f"runs int8 on XNNPACK)")
+                            f"see {_LEGACY_INT8_RESULTS}; --precision fp32 runs on XNNPACK there, "
+                            f"ai_edge_litert runs int8 on XNNPACK)")
         self._inputs, self._outputs = [], []
         self._in_index, self._out_index = {}, {}
         in_names = {} if use_signature else dict(raw_names.get("inputs") or {})

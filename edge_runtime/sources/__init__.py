@@ -41,8 +41,9 @@ Capture size (cameras: index, ``/dev/videoN``, ``csi://``; ``capture_size=(W, H)
 ``--input-size WxH``): asked of the driver (V4L2 ``CAP_PROP_FRAME_WIDTH/HEIGHT``, the CSI
 pipeline's caps); a camera that delivers another size says so once. Every frame is reduced to
 the model's few hundred pixels anyway, and on the host that reduction of a big frame costs the
-same for AR-Net and for uniform (the pyramid's first halvings, docs/RESULTS.md §2c): a camera
-asked for a small mode saves that work. Files and network streams come at their own size.
+same for AR-Net and for uniform (the pyramid's first halvings;
+docs/RESULTS.md, "Several streams, batched (edge_runtime/multistream.py)"): a camera asked for a
+small mode saves that work. Files and network streams come at their own size.
 
 Decoder threads (files and network streams, ``decode_threads``): FFmpeg's default decodes with
 several threads that keep working beside the inference engine; on a 2-core machine that takes
