@@ -8,13 +8,14 @@ what makes offline parity (runtime == PyTorch) exact.
 Resize rules (``RESIZE_METHODS``):
 
 * ``area`` — one OpenCV ``INTER_AREA`` resize. Exact box filtering, but OpenCV's generic area
-  path is slow for non-integer factors: 720 px → 84 px takes ~1.5 ms on one x86 core, more than
-  the 84 px policy network itself.
+  path is slow for non-integer factors: a camera frame to a policy's size can cost more than the
+  policy network itself.
 * ``pyramid`` — halve with ``INTER_AREA`` (the 2×2 mean, OpenCV's SIMD fast path; an odd side
   drops its last row/column first) while the image is at least twice the target, then one
-  ``INTER_LINEAR`` step for the remaining factor (< 2). The same low-pass idea at a fraction of
-  the cost (720 → 84: ~0.2 ms); pixels differ from ``area`` by a few grey levels, so a model must
-  be trained with the rule it runs with (the manifest records it).
+  ``INTER_LINEAR`` step for the remaining factor (< 2). The same low-pass idea at about a tenth of
+  the cost (docs/RESULTS.md, "Measurements behind design choices"); pixels differ from ``area``
+  by a few grey levels, so a model must be trained with the rule it runs with (the manifest
+  records it).
 """
 
 from __future__ import annotations

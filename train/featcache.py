@@ -277,8 +277,8 @@ def build_cache(ds, model_cfg, root: str | os.PathLike, *, cut: str = "pool", vi
     todo = [c for c in chunks if not (out / f"chunk_{c[0]:06d}.pt").is_file()]
     dtype = train_dtype if views > 1 else torch.float32
     if todo:
-        # channels-last: PyTorch's CPU kernels for EfficientNet's depthwise convolutions run about
-        # 3x faster in NHWC than in NCHW
+        # channels-last: PyTorch's CPU kernels run EfficientNet's depthwise convolutions faster in
+        # NHWC than in NCHW (docs/RESULTS.md, "Measurements behind design choices")
         nets = [create_backbone(name, pretrained=True).eval().to(memory_format=torch.channels_last)
                 for name in spec.names]
         cuts = spec.cuts()

@@ -12,11 +12,11 @@
   ``extra.tensors`` when the exporter recorded the raw graph names;
   ``serving_default_<name>:0`` is accepted for ``<name>``);
 * calls: ``allocate_tensors()`` once at load, then per call ``set_tensor(index, x)`` per input,
-  ``invoke()``, ``get_tensor(index)`` (a copy) per output. The signature runner is not kept: its
-  ``__call__`` resizes, re-allocates and builds dicts on every call (5–12 µs more per call on the
-  Lite0 models, 2 cores), and while a runner object is alive the interpreter refuses
-  ``allocate_tensors()`` / ``invoke()`` (the runner holds a reference to the engine's wrapper,
-  which the "no numpy views alive" check counts). Only a signature that is not the primary
+  ``invoke()``, ``get_tensor(index)`` (a copy) per output. The signature runner is not kept: on
+  ``tflite_runtime`` 2.14 it runs the graph without XNNPACK (many times slower), elsewhere it saves
+  nothing, and while a runner object is alive the interpreter refuses ``allocate_tensors()`` /
+  ``invoke()`` (the runner holds a reference to the engine's wrapper, which the "no numpy views
+  alive" check counts; docs/RESULTS.md, "Measurements behind design choices"). Only a signature that is not the primary
   subgraph's inputs/outputs (a multi-signature model) is still called through its runner.
   ``tensor()`` views are not used: making one costs more than ``set_tensor``'s copy of these small
   inputs, and a view alive across ``invoke()`` makes it raise. Outputs are bit-identical to the
@@ -27,9 +27,10 @@
   manifest's ``quant`` is the fallback); the LSTM state is requantised on every step;
 * batches (``run_batch``, several streams): one more interpreter per row count n (2 … ``max_batch``),
   made on first use with its inputs resized to n rows and allocated once. Resizing one interpreter
-  back and forth would cost ~0.1 ms per change on ai_edge_litert but re-prepares the graph on
-  tflite_runtime 2.14 (75 ms for a Lite0 branch). Outputs equal the batch-1 runs row for row
-  (tested). Not with an external delegate or a non-primary signature: rows run one by one there.
+  back and forth would re-prepare the graph on every change of the number of rows (costly on
+  tflite_runtime 2.14; docs/RESULTS.md, "Measurements behind design choices"). Outputs equal the
+  batch-1 runs row for row (tested). Not with an external delegate or a non-primary signature:
+  rows run one by one there.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 No thread, no daemon: the runtime calls ``PowerMonitor.read()`` (or ``poll()``, which reads every
 ``every``-th call) from its own loop. A read is a handful of small sysfs files (Jetson, Linux
-battery: ~0.1 ms) or one ``vcgencmd`` process (Raspberry Pi 5: a few ms) — poll accordingly.
+battery) or, far costlier, one ``vcgencmd`` process (Raspberry Pi 5) — poll accordingly.
 
 Sources, tried in this order by ``PowerMonitor.autodetect(root="/")``:
 
