@@ -54,7 +54,9 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--allow-failed", action="store_true",
                     help="run artifacts that failed validation at export (refused otherwise; a warning "
                          "says what they missed); with --precision auto they rank after those that passed")
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads per network (default: every core; on tflite_runtime one for the "
+                         "policy, and one per network on 2 cores or fewer)")
     ap.add_argument("--policy-threads", type=int, default=None,
                     help="CPU threads for the policy network alone (default: --threads)")
     ap.add_argument("--delegate", default=None,

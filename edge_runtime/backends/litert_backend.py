@@ -2,7 +2,7 @@
 ``tensorflow.lite.python.interpreter`` (what ``tf.lite.Interpreter`` is).
 
 * threads: ``num_threads`` of the interpreter (XNNPACK uses them too); default every available
-  core (LiteRT itself would use 1);
+  core (LiteRT itself would use 1), except on ``tflite_runtime`` (:func:`default_threads`);
 * delegate: XNNPACK (the interpreter's default delegate) unless ``delegate="none"``; an external
   delegate library (``delegate="/path/libtensorflowlite_gpu_delegate.so"``) is loaded with
   ``load_delegate(path, delegate_options)`` and applied before the default one;
@@ -50,6 +50,18 @@ _ENGINES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorf
 _engine_cache: dict[str, Any] = {}
 # where the builtin int8 kernels' speed on tflite_runtime is measured (named in the engine's warning)
 _LEGACY_INT8_RESULTS = 'docs/RESULTS.md, "Edge benchmark models (configs/edge.yaml, configs/edge_fast.yaml)"'
+
+
+def default_threads(engine: str, artifact_id: str, cores: int | None = None) -> int:
+    """Threads of an interpreter when none are asked: every available core, except on
+    ``tflite_runtime`` (2.13 / 2.14, the JetPack engine), where AR-Net's interpreters, called in
+    turn, slowed each other down with a second thread each: the policy gets one thread, and on
+    two cores or fewer every network does (docs/RESULTS.md, "AR-Net on tflite_runtime: one thread
+    per network on two cores")."""
+    cores = available_cores() if cores is None else int(cores)
+    if engine == "tflite_runtime" and (artifact_id == "policy" or cores <= 2):
+        return 1
+    return cores
 
 
 def _engine_version(mod_name: str) -> str:
@@ -137,7 +149,7 @@ class LiteRTBackend(AdaptedModel):
         self._artifact_id = artifact.id
         mod_name, Interpreter, load_delegate, Resolver = import_interpreter()
         self.engine = mod_name.split(".")[0]
-        self.threads = int(options.threads) if options.threads else available_cores()
+        self.threads = int(options.threads) if options.threads else default_threads(self.engine, artifact.id)
         kwargs: dict[str, Any] = {"num_threads": self.threads}
         delegate = (options.delegate or "xnnpack").strip()
         delegates = []

@@ -142,6 +142,26 @@ def test_litert_engine(engine_models, precision, tol):
         assert spec["h"].dtype == "int8" and spec["h"].quant["scale"] > 0
 
 
+def test_litert_default_threads_per_engine(engine_models, monkeypatch):
+    """Every core by default; on tflite_runtime one thread for the policy, and one per network on
+    two cores or fewer; --threads given is taken as it is."""
+    from edge_runtime.backends import litert_backend as lb
+    from edge_runtime.manifest import load_manifest
+    assert lb.default_threads("ai_edge_litert", "policy", cores=4) == 4
+    assert lb.default_threads("ai_edge_litert", "backbone_224", cores=2) == 2
+    assert lb.default_threads("tensorflow", "policy", cores=2) == 2
+    assert lb.default_threads("tflite_runtime", "policy", cores=8) == 1
+    assert lb.default_threads("tflite_runtime", "backbone_224", cores=8) == 8
+    assert lb.default_threads("tflite_runtime", "backbone_224", cores=2) == 1
+    monkeypatch.setattr(lb, "available_cores", lambda: 4)
+    pol = _load(engine_models, "litert", "fp32", "policy")
+    bb = next(a.id for a in load_manifest(engine_models).artifacts if a.id != "policy")
+    big = _load(engine_models, "litert", "fp32", bb)
+    want = (1, 4) if pol.engine == "tflite_runtime" else (4, 4)
+    assert (pol.threads, big.threads) == want, pol.engine
+    assert _load(engine_models, "litert", "fp32", "policy", threads=3).threads == 3
+
+
 def test_litert_by_tensor_name_and_delegate_options(engine_models, tmp_path):
     """Without a signature the backend calls by tensor name; delegate 'none' and a bad external
     delegate path behave."""
