@@ -196,7 +196,9 @@ def test_litert_by_tensor_name_and_delegate_options(engine_models, tmp_path):
 
 
 def test_litert_threads_default_to_every_available_core(engine_models, monkeypatch):
-    """LiteRT alone would run on 1 thread; the backend passes num_threads explicitly."""
+    """LiteRT alone would run on 1 thread; the backend passes num_threads explicitly: the
+    default rule's count (every core, but see test_litert_default_threads_per_engine) or the one
+    asked."""
     from edge_runtime.backends import available_cores, litert_backend
     seen = []
     real = litert_backend.import_interpreter
@@ -209,9 +211,12 @@ def test_litert_threads_default_to_every_available_core(engine_models, monkeypat
             return Interp(*a, **kw)
         return mod, make, load_delegate, resolver
     monkeypatch.setattr(litert_backend, "import_interpreter", spy)
-    assert _load(engine_models, "litert", "fp32", "policy").threads == available_cores()
+    pol = _load(engine_models, "litert", "fp32", "policy")
+    assert pol.threads == litert_backend.default_threads(pol.engine, "policy")
+    if pol.engine != "tflite_runtime":
+        assert pol.threads == available_cores()
     assert _load(engine_models, "litert", "fp32", "policy", threads=1).threads == 1
-    assert seen == [available_cores(), 1]
+    assert seen == [pol.threads, 1]
     assert available_cores() >= 1
 
 
