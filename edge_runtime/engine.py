@@ -329,6 +329,8 @@ class StepEngine:
                                    else int(resize_workers))
         self._cost = [m.action_cost(a) for a in range(len(m.actions))]
         self._bb_ids = [a.backbone for a in m.actions[:self.L]]
+        # per action, the backbone a decision runs (None: the policy's own head, a skip)
+        self._bb_ran = [self._bb_ids[a] if a < self.L - 1 else None for a in range(len(m.actions))]
         self._state_shape = (1, m.hidden)                # one stream's LSTM state as the policy gives it
         self.h = np.zeros((self.B, m.hidden), np.float32)
         self.c = np.zeros((self.B, m.hidden), np.float32)
@@ -496,8 +498,8 @@ class StepEngine:
             r, gm, outputs = self._decide_one(i, view, ms)
             step_ms = (time.perf_counter() - t0) * 1000.0
             a = r.action
-            self.accounting.record_decision(a if adaptive else None, step_ms, ms["policy"],
-                                            self._bb_ids[a] if a < self.L - 1 else None, ms["backbone"])
+            self.accounting.record_decision(a if adaptive else None, step_ms, ms["policy"], self._bb_ran[a],
+                                            ms["backbone"])
         ms["step"] = step_ms
         tel = self._tick_end(ms, step_ms + (decode_ms or 0.0))
         event = self._event(i, r, gm, outputs, ms, t, tel)
@@ -546,9 +548,7 @@ class StepEngine:
         n = len(dec)
         if n == 1:
             res[dec[0]] = got = self._decide_one(dec[0], views[0], ms)
-            a = got[0].action
-            self.accounting.record_decision(None, 0.0, ms["policy"],
-                                            self._bb_ids[a] if a < self.L - 1 else None, ms["backbone"])
+            self.accounting.record_decision(None, 0.0, ms["policy"], self._bb_ran[got[0].action], ms["backbone"])
             return
         full = n == self.B
         if not full:
@@ -615,7 +615,7 @@ class StepEngine:
             a = acts[k]
             outputs = None
             if rec:
-                bb = self._bb_ids[a] if a < top else None
+                bb = self._bb_ran[a]
                 outputs = {"policy": {"action_logits": a_logits[k].copy(), "class_logits": low_logits[k].copy(),
                                       "h": self.h[i].copy(), "c": self.c[i].copy()},
                            "backbone": None if bb is None else {"id": bb, "class_logits": branch_logits[k].copy()}}
@@ -668,7 +668,7 @@ class StepEngine:
         ms["backbone"] = backbone_ms
         outputs = None
         if self.record_outputs:
-            bb = self._bb_ids[a] if a < top else None
+            bb = self._bb_ran[a]
             outputs = {"policy": {"action_logits": a_logits.reshape(-1).copy(), "class_logits": low_logits.copy(),
                                   "h": self.h[i].copy(), "c": self.c[i].copy()},
                        "backbone": None if bb is None else {"id": bb, "class_logits": branch_logits.copy()}}

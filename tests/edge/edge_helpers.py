@@ -16,6 +16,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def load_script(relpath: str, name: str | None = None):
+    """A script of the repository (``scripts/x.py``) imported as a module, for its functions."""
+    import importlib.util
+    path = ROOT / relpath
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def frame_of(i: int, h: int = 72, w: int = 96) -> np.ndarray:
     """Deterministic BGR frame ``i``: colour ramp + a moving disc + the index in the red channel."""
     import cv2

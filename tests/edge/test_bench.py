@@ -262,13 +262,8 @@ def test_per_pass_ratios_are_each_pass_alone():
 
 def goals_script():
     """scripts/check_bench_goals.py, where the speed targets live."""
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "scripts" / "check_bench_goals.py"
-    spec = importlib.util.spec_from_file_location("check_bench_goals", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from edge_helpers import load_script
+    return load_script("scripts/check_bench_goals.py")
 
 
 def test_goals_pick_the_gpu_goal_when_every_engine_is_on_cuda():

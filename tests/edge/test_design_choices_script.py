@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-
-def _load():
-    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_design_choices.py"
-    spec = importlib.util.spec_from_file_location("bench_design_choices", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from edge_helpers import load_script
 
 
 def test_design_choices_bench_measures_every_row(engine_models, tmp_path, capsys):
-    mod = _load()
+    mod = load_script("scripts/bench_design_choices.py")
     out = tmp_path / "design.json"
     assert mod.main(["--model", str(engine_models), "--precision", "fp32", "--size", "16", "--calls", "8",
                      "--repeat", "1", "--json", str(out)]) == 0

@@ -224,13 +224,10 @@ def test_the_budget_updates_once_per_tick_with_the_tick_rate_and_power():
 def test_host_tick_benchmark_runs_and_reports_each_row(fake_model_dir, tmp_path, capsys):
     """scripts/bench_host_tick.py on a manifest alone: one row per frame size x streams x threads,
     with the policy's actions in the asked shares; an unknown action is named."""
-    import importlib.util
     import json
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_host_tick.py"
-    spec = importlib.util.spec_from_file_location("bench_host_tick", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+
+    from edge_helpers import load_script
+    mod = load_script("scripts/bench_host_tick.py")
     out = tmp_path / "host.json"
     assert mod.main(["--model", str(fake_model_dir), "--streams", "1,3", "--frame", "64x48,96x96",
                      "--workers", "1,2", "--mix", "res48=0.5,skip2=0.5", "--ticks", "20", "--repeat", "2",
